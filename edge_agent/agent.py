@@ -1,0 +1,210 @@
+"""The edge agent: sources → deadband → disk queue → batched QoS 1 publishing.
+
+    OPC UA / MQTT devices ──emit──► memory buffer ──every linger_s──► DiskQueue (SQLite)
+                                                                       │ oldest first
+    broker ◄── one message per asset topic, up to batch_max readings ──┘ delete on PUBACK
+
+A reading is published only from the disk queue and deleted only after the broker's
+PUBACK, so an outage or a crash of the agent does not lose what reached the queue; a
+reading may be published twice after a crash, which InfluxDB's (measurement, tags, time)
+identity turns into an overwrite (DESIGN.md §5–6). The agent's status is retained on
+`twin/v1/_sys/edge/{agent}/status`, with a last will that marks it offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge_agent.deadband import Deadband
+from edge_agent.queue import DiskQueue, QueuedItem
+from edge_agent.sources.base import Source
+from edge_agent.sources.mqtt import MqttDeviceSource
+from edge_agent.sources.opcua import OpcUaSource
+from twin import topics
+from twin.backoff import Backoff
+from twin.deadletter import DeadLetter
+from twin.mqtt import MqttClient, MqttError, Will
+from twin.plant import BoundSignal, Plant
+from twin.readings import PAYLOAD_VERSION, Reading
+from twin.settings import MqttEndpoint
+from twin.stats import Stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeOptions:
+    """Tuning of one edge agent."""
+
+    agent_id: str = "edge-1"
+    queue_path: Path = Path(".twin/edge-1.queue.sqlite")
+    queue_max_items: int = 1_000_000
+    batch_max_readings: int = 500
+    inflight_max_readings: int = 5000
+    linger_s: float = 0.1
+    puback_timeout_s: float = 30.0
+    status_interval_s: float = 5.0
+
+
+class EdgeAgent:
+    """Collects every signal of a plant file and publishes it; `run()` until cancelled."""
+
+    def __init__(self, plant: Plant, *, mqtt_endpoint: MqttEndpoint, mqtt_username: str | None = None,
+                 mqtt_password: str | None = None, options: EdgeOptions = EdgeOptions()) -> None:
+        self.plant = plant
+        self.options = options
+        self.stats = Stats(f"edge.{options.agent_id}")
+        self._signals = list(plant.signals())
+        self._deadband = Deadband(self._signals)
+        self._buffer: list[tuple[str, bytes]] = []
+        self._buffered = asyncio.Event()
+        self._queued = asyncio.Event()
+        self._topic_cache: dict[object, str] = {}
+        offline = json.dumps({"agent": options.agent_id, "state": "offline"}).encode()
+        self.client = MqttClient(
+            endpoint=mqtt_endpoint, client_id=f"twin-{options.agent_id}", username=mqtt_username,
+            password=mqtt_password, persistent_session=False,
+            will=Will(topics.edge_status(options.agent_id), offline),
+        )
+        self.sources = self._build_sources()
+        self.queue: DiskQueue | None = None
+
+    def _build_sources(self) -> list[Source]:
+        by_connection: dict[str, list[BoundSignal]] = defaultdict(list)
+        mqtt_signals = []
+        for sig in self._signals:
+            if sig.spec.opcua is not None:
+                by_connection[sig.spec.opcua.connection].append(sig)
+            else:
+                mqtt_signals.append(sig)
+        sources: list[Source] = [
+            OpcUaSource(name=name, connection=self.plant.connections.opcua[name], signals=sigs, stats=self.stats)
+            for name, sigs in by_connection.items()
+        ]
+        if mqtt_signals:
+            dead = DeadLetter(self.client, topics.deadletter(f"edge.{self.options.agent_id}"))
+            sources.append(MqttDeviceSource(name="mqtt-devices", client=self.client, signals=mqtt_signals,
+                                            stats=self.stats, dead_letter=dead))
+        return sources
+
+    async def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Wait until every source is connected and subscribed."""
+        await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.sources)), timeout_s)
+
+    async def run(self) -> None:
+        """Run sources, queue and publisher until cancelled."""
+        with DiskQueue(self.options.queue_path, max_items=self.options.queue_max_items) as queue:
+            self.queue = queue
+            if queue.depth:
+                log.info("edge %s: %d readings waiting in the queue from a previous run",
+                         self.options.agent_id, queue.depth)
+                self._queued.set()
+            async with self.client:
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        for source in self.sources:
+                            tg.create_task(source.run(self.emit), name=f"source-{source.name}")
+                        tg.create_task(self._flush_loop(queue), name="queue-writer")
+                        tg.create_task(self._publish_loop(queue), name="publisher")
+                        tg.create_task(self._status_loop(queue), name="status")
+                finally:
+                    self._flush(queue)
+                    await self._publish_status(queue, state="offline")
+
+    def emit(self, reading: Reading) -> None:
+        """Accept one reading from a source (sync: called from protocol callbacks)."""
+        self.stats.count("readings")
+        if not self._deadband.passes(reading):
+            self.stats.count("suppressed")
+            return
+        self.stats.signals[f"{reading.asset}/{reading.signal}"] += 1
+        topic = self._topic_cache.get(reading.asset)
+        if topic is None:
+            topic = self._topic_cache[reading.asset] = topics.asset_topic(reading.asset, "telemetry")
+        self._buffer.append((topic, json.dumps(reading.to_json(), separators=(",", ":")).encode()))
+        self._buffered.set()
+
+    def _flush(self, queue: DiskQueue) -> None:
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            dropped = queue.put_many(batch)
+            if dropped:
+                self.stats.count("dropped", dropped)
+                log.warning("edge %s: queue full, dropped %d oldest readings", self.options.agent_id, dropped)
+            self.stats.gauge("queue_depth", queue.depth)
+            self._queued.set()
+
+    async def _flush_loop(self, queue: DiskQueue) -> None:
+        while True:
+            await self._buffered.wait()
+            # Linger so one SQLite transaction (and later one message) carries many readings.
+            await asyncio.sleep(self.options.linger_s)
+            self._buffered.clear()
+            self._flush(queue)
+
+    async def _publish_loop(self, queue: DiskQueue) -> None:
+        backoff = Backoff(base_s=0.2, cap_s=10)
+        while True:
+            await self._queued.wait()
+            items = queue.peek(self.options.inflight_max_readings)
+            if not items:
+                self._queued.clear()
+                continue
+            try:
+                await self.client.wait_connected()
+                await asyncio.gather(*(self._publish(topic, chunk) for topic, chunk in self._batches(items)))
+            except MqttError as exc:
+                self.stats.count("publish_failures")
+                delay = backoff.next_delay()
+                log.warning("edge %s: publish failed (%s); retrying in %.1f s", self.options.agent_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
+            queue.delete([i.id for i in items])
+            self.stats.count("published", len(items))
+            self.stats.gauge("queue_depth", queue.depth)
+
+    def _batches(self, items: list[QueuedItem]) -> list[tuple[str, list[QueuedItem]]]:
+        by_topic: dict[str, list[QueuedItem]] = defaultdict(list)
+        for item in items:
+            by_topic[item.topic].append(item)
+        size = self.options.batch_max_readings
+        return [(t, group[i:i + size]) for t, group in by_topic.items() for i in range(0, len(group), size)]
+
+    async def _publish(self, topic: str, chunk: list[QueuedItem]) -> None:
+        asset, _ = topics.parse_asset_topic(topic)
+        # Readings are stored already encoded; splice them into the envelope without re-parsing.
+        head = json.dumps({"v": PAYLOAD_VERSION, "asset": str(asset), "agent": self.options.agent_id},
+                          separators=(",", ":"))[:-1]
+        payload = head.encode() + b',"readings":[' + b",".join(i.data for i in chunk) + b"]}"
+        await self.client.publish(topic, payload, qos=1, timeout_s=self.options.puback_timeout_s)
+        self.stats.count("messages")
+
+    async def _status_loop(self, queue: DiskQueue) -> None:
+        while True:
+            try:
+                await self._publish_status(queue, state="online")
+            except MqttError as exc:
+                log.debug("edge status not published: %s", exc)
+            await asyncio.sleep(self.options.status_interval_s)
+
+    async def _publish_status(self, queue: DiskQueue, *, state: str) -> None:
+        if not self.client.is_connected:
+            return
+        body = {
+            "agent": self.options.agent_id,
+            "state": state,
+            "ts": datetime.now(UTC).isoformat(),
+            "queue_depth": queue.depth,
+            "dropped": queue.dropped,
+            "published": self.stats.counters["published"],
+            "sources": {s.name: s.ready.is_set() for s in self.sources},
+        }
+        await self.client.publish(topics.edge_status(self.options.agent_id), json.dumps(body).encode(),
+                                  qos=1, retain=True, timeout_s=5)

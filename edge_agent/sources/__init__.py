@@ -1,0 +1,1 @@
+"""Edge-agent sources: one module per protocol (OPC UA, MQTT devices)."""

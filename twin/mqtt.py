@@ -1,0 +1,267 @@
+"""A small asyncio MQTT client over paho-mqtt 2.x, with what the pipeline needs.
+
+paho is the reference Python MQTT client; this wrapper adds, and only adds:
+- a network thread that reconnects with capped exponential backoff and jitter
+  (paho's own reconnect delay has no jitter);
+- `await publish(...)` that returns when the broker acknowledged a QoS 1 message
+  (PUBACK), which is what lets the edge queue forget a reading;
+- manual acknowledgement of received messages (paho 2.x `manual_ack_set`), so ingest
+  acknowledges only after the database accepted the write;
+- persistent sessions (MQTT v5 clean_start=False + session expiry), so a crashed
+  consumer gets its unacknowledged messages again;
+- subscriptions remembered and renewed on every (re)connect.
+
+paho callbacks run on the network thread; every one hands over to the event loop with
+`call_soon_threadsafe`, so all state below is touched by the event loop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from twin.backoff import Backoff
+from twin.errors import TwinError
+from twin.settings import MqttEndpoint
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(TwinError):
+    """The broker refused or could not be reached in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """Last will: published by the broker when this client vanishes without DISCONNECT."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received message; pass it to `MqttClient.ack` once it is safely handled."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+
+
+class MqttClient:
+    """Async context manager owning one paho client and its network thread."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        persistent_session: bool = False,
+        session_expiry_s: int = 3600,
+        manual_ack: bool = False,
+        receive_maximum: int = 100,
+        max_inflight: int = 100,
+        keepalive_s: int = 30,
+        will: Will | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.persistent_session = persistent_session
+        self.session_expiry_s = session_expiry_s
+        self.manual_ack = manual_ack
+        self.receive_maximum = receive_maximum
+        self.keepalive_s = keepalive_s
+        self._backoff = backoff or Backoff()
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if endpoint.tls:
+            self._client.tls_set()
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        self._client.max_inflight_messages_set(max_inflight)
+        self._client.manual_ack_set(manual_ack)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._connected = asyncio.Event()
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._subscriptions: dict[str, int] = {}
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self.connects = 0
+        self.last_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttClient:
+        if self._thread is not None:
+            raise RuntimeError("MqttClient is not reentrant")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._network, name=f"mqtt-{self.client_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stopping.set()
+        if self._client.is_connected():
+            # A clean DISCONNECT: the broker does not publish the will.
+            self._client.disconnect()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(MqttError("client closed before the broker acknowledged"))
+        self._pending.clear()
+
+    @property
+    def is_connected(self) -> bool:
+        """True while a session with the broker is up."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout_s: float | None = None) -> None:
+        """Wait for the broker; MqttError after `timeout_s`."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            raise MqttError(
+                f"no connection to MQTT broker {self.endpoint.host}:{self.endpoint.port} "
+                f"after {timeout_s} s (last error: {self.last_error or 'none'})"
+            ) from None
+
+    # -- publish / subscribe / ack ---------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                      timeout_s: float | None = None) -> None:
+        """Publish and return when the broker has it (PUBACK for QoS 1, sent for QoS 0)."""
+        await self.wait_connected(timeout_s)
+        assert self._loop is not None
+        fut: asyncio.Future[None] = self._loop.create_future()
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise MqttError(f"publish to {topic!r} failed: {paho.error_string(info.rc)}")
+        # No await between publish() and registering the future: on_publish reaches us
+        # through call_soon_threadsafe, so it cannot run before this line.
+        self._pending[info.mid] = fut
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            self._pending.pop(info.mid, None)
+            raise MqttError(f"no PUBACK for {topic!r} within {timeout_s} s") from None
+
+    async def subscribe(self, topic_filter: str, qos: int = 1) -> Callable[[], None]:
+        """Subscribe now and after every reconnect; returns the matching unsubscribe."""
+        self._subscriptions[topic_filter] = qos
+        if self.is_connected:
+            self._client.subscribe(topic_filter, qos)
+
+        def unsubscribe() -> None:
+            if self._subscriptions.pop(topic_filter, None) is not None and self.is_connected:
+                self._client.unsubscribe(topic_filter)
+
+        return unsubscribe
+
+    def ack(self, message: Message) -> None:
+        """Acknowledge a received QoS 1 message (manual-ack mode only)."""
+        if self.manual_ack and message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    # -- network thread --------------------------------------------------------------------
+
+    def _network(self) -> None:
+        first = True
+        while not self._stopping.is_set():
+            try:
+                if first:
+                    props = Properties(PacketTypes.CONNECT)
+                    props.ReceiveMaximum = self.receive_maximum
+                    if self.persistent_session:
+                        props.SessionExpiryInterval = self.session_expiry_s
+                    self._client.connect(
+                        self.endpoint.host, self.endpoint.port, keepalive=self.keepalive_s,
+                        clean_start=not self.persistent_session, properties=props,
+                    )
+                    first = False
+                else:
+                    self._client.reconnect()
+                while not self._stopping.is_set():
+                    rc = self._client.loop(timeout=0.2)
+                    if rc != paho.MQTT_ERR_SUCCESS:
+                        self.last_error = paho.error_string(rc)
+                        break
+            except OSError as exc:
+                self.last_error = str(exc)
+            if self._stopping.is_set():
+                break
+            delay = self._backoff.next_delay()
+            log.info("mqtt %s: reconnecting to %s:%s in %.1f s (%s)", self.client_id,
+                     self.endpoint.host, self.endpoint.port, delay, self.last_error)
+            self._stopping.wait(delay)
+        # Flush the DISCONNECT queued by __aexit__.
+        for _ in range(5):
+            if self._client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
+                break
+
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker refused connection: {reason}"
+            log.warning("mqtt %s: %s", self.client_id, self.last_error)
+            return
+        self._backoff.reset()
+        # Renew subscriptions on every connect: the broker may have dropped the session.
+        for topic_filter, qos in list(self._subscriptions.items()):
+            client.subscribe(topic_filter, qos)
+        self._call(self._set_connected, True)
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Any) -> None:
+        self.last_error = f"disconnected: {reason}"
+        self._call(self._set_connected, False)
+
+    def _set_connected(self, up: bool) -> None:
+        if up:
+            self.connects += 1
+            self._connected.set()
+        else:
+            self._connected.clear()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        message = Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid)
+        self._call(self.messages.put_nowait, message)
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Any) -> None:
+        self._call(self._resolve, mid)
+
+    def _resolve(self, mid: int) -> None:
+        fut = self._pending.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
