@@ -1,0 +1,73 @@
+"""`twin demo` as a user runs it: a subprocess, with and without servers of their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.helpers import EXAMPLE_PLANT
+from twin.localservers import LocalInfluxDB, LocalMosquitto, free_port
+from twin.plant import load_plant
+
+pytestmark = pytest.mark.integration
+
+
+def _plant_file(tmp_path: Path) -> Path:
+    raw = yaml.safe_load(EXAMPLE_PLANT.read_text())
+    raw["connections"]["opcua"]["cell-1"]["endpoint"] = f"opc.tcp://127.0.0.1:{free_port()}"
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _twin(args: list[str], env: dict[str, str], timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
+    return subprocess.run([sys.executable, "-m", "twin.cli", *args], env={**base, **env}, capture_output=True,
+                          text=True, timeout=timeout_s, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_demo_uses_given_servers_and_leaves_points_for_every_signal(
+    mosquitto: LocalMosquitto, influxdb_server: LocalInfluxDB, tmp_path: Path
+) -> None:
+    plant_file = _plant_file(tmp_path)
+    db = f"demo_{uuid.uuid4().hex[:8]}"
+    result = _twin(["demo", "--duration", "6", "--plant", str(plant_file)],
+                   {"TWIN_MQTT_URL": mosquitto.url, "TWIN_INFLUX_URL": influxdb_server.url,
+                    "TWIN_INFLUX_DB": db, "TWIN_STATE_DIR": str(tmp_path / "state")})
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "started local" not in result.stdout  # it used the servers it was given
+    resp = httpx.get(f"{influxdb_server.url}/query", params={
+        "db": db, "q": 'SELECT count("quality") FROM "telemetry" GROUP BY "asset", "signal"'})
+    counts = {(s["tags"]["asset"], s["tags"]["signal"]): s["values"][0][1]
+              for s in resp.json()["results"][0]["series"]}
+    expected = {(sig.asset.asset, sig.name) for sig in load_plant(plant_file).signals()}
+    assert set(counts) == expected
+    assert all(n >= 1 for n in counts.values())
+    assert counts[("cnc-01", "spindle_temp")] >= 4  # one sample per second for ~6 s
+
+
+def test_demo_starts_its_own_servers_and_stops_after_duration(tmp_path: Path) -> None:
+    plant_file = _plant_file(tmp_path)
+    state = tmp_path / "state"
+    result = _twin(["demo", "--duration", "5", "--plant", str(plant_file)], {"TWIN_STATE_DIR": str(state)})
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "started local Mosquitto" in result.stdout and "started local InfluxDB" in result.stdout
+    assert "meter-cnc-01/energy_kwh" in result.stdout  # the closing per-signal table
+    assert (state / "demo" / "influxdb" / "influxdb-data").is_dir()
+    assert (state / "edge-1.queue.sqlite").is_file()
+
+
+def test_demo_refuses_a_bad_plant_file_with_a_clear_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nsite: x\nareas: {a: {lines: {l: {assets: {m: {signals: {s: {unit: V}}}}}}}}\n")
+    result = _twin(["demo", "--duration", "1", "--plant", str(bad)], {"TWIN_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "areas.a.lines.l.assets.m.signals.s: needs exactly one source binding" in result.stderr
+    assert "Traceback" not in result.stderr
