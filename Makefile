@@ -38,7 +38,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy twin edge_agent ingest
+	$(VENV)/bin/mypy twin edge_agent ingest analytics/runtime.py
 
 bench: setup
 	$(PY) -m pytest -m soak -p no:cacheprovider benchmarks tests

@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
+from jsonpath_ng import parse as parse_jsonpath
 
 from simulators.models import SignalModel, model_for
 from simulators.opcua_server import OpcUaMachineServer, Write

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from influxdb_client import Point, WritePrecision  # type: ignore[attr-defined]
+from influxdb_client import Point, WritePrecision
 
 from twin.errors import TwinError
 
@@ -110,7 +110,7 @@ class InfluxDB:
             raise InfluxError(f"InfluxDB at {self.url} is not reachable: {exc}") from None
         if resp.status_code >= 400:
             raise InfluxError(f"InfluxDB ping failed: HTTP {resp.status_code}", status=resp.status_code)
-        return resp.headers.get("X-Influxdb-Version", "unknown")
+        return str(resp.headers.get("X-Influxdb-Version", "unknown"))
 
     async def create_database(self) -> None:
         """CREATE DATABASE (1.x). On 2.x/3.x the bucket/DBRP is made by the deployment instead."""

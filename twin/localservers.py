@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -73,7 +74,8 @@ class _Process:
                 return
             time.sleep(0.05)
         self.stop()
-        raise LocalServerError(f"{self.name} did not answer on port {self.port} within {timeout_s} s; see {self.log_path}")
+        raise LocalServerError(
+            f"{self.name} did not answer on port {self.port} within {timeout_s} s; see {self.log_path}")
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the server (SIGTERM, or SIGKILL to simulate a crash)."""
@@ -94,7 +96,7 @@ class _Process:
         self.stop()
         self.start()
 
-    def __enter__(self) -> _Process:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

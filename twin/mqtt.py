@@ -195,7 +195,7 @@ class MqttClient:
         while not self._stopping.is_set():
             try:
                 if first:
-                    props = Properties(PacketTypes.CONNECT)
+                    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
                     props.ReceiveMaximum = self.receive_maximum
                     if self.persistent_session:
                         props.SessionExpiryInterval = self.session_expiry_s
@@ -254,7 +254,7 @@ class MqttClient:
             self._connected.clear()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-        message = Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid)
+        message = Message(msg.topic, bytes(msg.payload), msg.qos, msg.retain, msg.mid)
         self._call(self.messages.put_nowait, message)
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,

@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
-from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
+from jsonpath_ng import parse as parse_jsonpath
+from jsonpath_ng.exceptions import JsonPathParserError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from twin.errors import ConfigError

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jsonpath_ng import JSONPath  # type: ignore[import-untyped]
+from jsonpath_ng import JSONPath
 from jsonpath_ng import parse as parse_jsonpath
 
 from edge_agent.sources.base import Emit
