@@ -104,6 +104,7 @@ class MqttClient:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -171,11 +172,26 @@ class MqttClient:
             self._pending.pop(info.mid, None)
             raise MqttError(f"no PUBACK for {topic!r} within {timeout_s} s") from None
 
-    async def subscribe(self, topic_filter: str, qos: int = 1) -> Callable[[], None]:
-        """Subscribe now and after every reconnect; returns the matching unsubscribe."""
+    async def subscribe(self, topic_filter: str, qos: int = 1, *, timeout_s: float | None = 30.0
+                        ) -> Callable[[], None]:
+        """Subscribe, now and after every reconnect; returns once the broker confirmed (SUBACK).
+
+        Returns the matching unsubscribe. Waiting for SUBACK matters: a caller that says
+        "ready" before it, can miss the first messages published right after.
+        """
         self._subscriptions[topic_filter] = qos
-        if self.is_connected:
-            self._client.subscribe(topic_filter, qos)
+        await self.wait_connected(timeout_s)
+        assert self._loop is not None
+        fut: asyncio.Future[None] = self._loop.create_future()
+        rc, mid = self._client.subscribe(topic_filter, qos)
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise MqttError(f"subscribe to {topic_filter!r} failed: {paho.error_string(rc)}")
+        self._pending[mid] = fut  # resolved by on_subscribe, via the event loop like on_publish
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            self._pending.pop(mid, None)
+            raise MqttError(f"no SUBACK for {topic_filter!r} within {timeout_s} s") from None
 
         def unsubscribe() -> None:
             if self._subscriptions.pop(topic_filter, None) is not None and self.is_connected:
@@ -260,6 +276,19 @@ class MqttClient:
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
         self._call(self._resolve, mid)
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode],
+                      properties: Any) -> None:
+        failures = [str(r) for r in reasons if r.is_failure]
+        if failures:
+            self._call(self._fail, mid, f"broker refused the subscription: {', '.join(failures)}")
+        else:
+            self._call(self._resolve, mid)
+
+    def _fail(self, mid: int, reason: str) -> None:
+        fut = self._pending.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(MqttError(reason))
 
     def _resolve(self, mid: int) -> None:
         fut = self._pending.pop(mid, None)
