@@ -4,7 +4,10 @@
 
 Tags are bounded (the plant file enumerates them); everything else is a field. Numbers
 and booleans go to the float field `value` (booleans as 1/0, integers as float) so one
-field never changes type, which InfluxDB would refuse; strings go to `text`. A Bad
+field never changes type, which InfluxDB would refuse; strings go to `text`. The pipeline's own health goes to `pipeline` (tags component, instance): ingest's
+counters, and each edge agent's retained status (queue depth, drops, online).
+
+A Bad
 reading without a value still gets a point: its `quality` and `status` fields. The time
 is the source timestamp, so a re-delivered reading overwrites itself instead of
 duplicating (DESIGN.md §5).
@@ -12,12 +15,17 @@ duplicating (DESIGN.md §5).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
+from twin.errors import PayloadError
 from twin.influx import FieldValue, to_line, to_ns
-from twin.readings import Reading
+from twin.mqtt import Message
+from twin.readings import Reading, parse_ts
 
 MEASUREMENT = "telemetry"
+PIPELINE = "pipeline"
 
 
 def reading_fields(r: Reading) -> dict[str, FieldValue | None]:
@@ -42,3 +50,27 @@ def telemetry_lines(readings: Iterable[Reading]) -> list[str]:
                 reading_fields(r), to_ns(r.ts))
         for r in readings
     ]
+
+
+def pipeline_line(component: str, instance: str, ts: datetime, fields: Mapping[str, FieldValue | None]) -> str:
+    """One `pipeline` point; numeric fields are floats so their type never changes."""
+    return to_line(PIPELINE, {"component": component, "instance": instance}, fields, to_ns(ts))
+
+
+def edge_status_line(message: Message) -> str:
+    """An edge agent's retained status message → a `pipeline` point."""
+    try:
+        body = json.loads(message.payload)
+        agent = str(body["agent"])
+        ts = parse_ts(body["ts"]) if "ts" in body else datetime.now().astimezone()
+        state = str(body["state"])
+        fields: dict[str, FieldValue | None] = {
+            "state": state,
+            "online": 1.0 if state == "online" else 0.0,
+            "queue_depth": float(body["queue_depth"]) if "queue_depth" in body else None,
+            "dropped_total": float(body["dropped"]) if "dropped" in body else None,
+            "published_total": float(body["published"]) if "published" in body else None,
+        }
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PayloadError(f"invalid edge status: {type(exc).__name__}: {exc}") from None
+    return pipeline_line("edge", agent, ts, fields)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ingest.schema import telemetry_lines
+from ingest.schema import edge_status_line, pipeline_line, telemetry_lines
 from twin import topics
 from twin.backoff import Backoff
 from twin.deadletter import DeadLetter
@@ -43,12 +43,14 @@ class IngestOptions:
     batch_max_messages: int = 100
     linger_s: float = 0.2
     site: str = "+"
+    metrics_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Decoded:
     message: Message
     lines: list[str]
+    telemetry: bool = True
 
 
 class Ingest:
@@ -72,11 +74,31 @@ class Ingest:
         async with self.client:
             await self.client.subscribe(
                 topics.shared(self.options.group, topics.subscription("telemetry", self.options.site)), qos=1)
-            await self.client.wait_connected()
+            await self.client.subscribe(topics.shared(self.options.group, topics.edge_status("+")), qos=1)
             self.ready.set()
-            while True:
-                batch = await self._collect()
-                await self._handle(batch)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._consume(), name="consume")
+                tg.create_task(self._metrics_loop(), name="self-metrics")
+
+    async def _consume(self) -> None:
+        while True:
+            batch = await self._collect()
+            await self._handle(batch)
+
+    async def _metrics_loop(self) -> None:
+        """Write this worker's own counters to `pipeline`, for the pipeline-health dashboard."""
+        while True:
+            await asyncio.sleep(self.options.metrics_interval_s)
+            c = self.stats.counters
+            line = pipeline_line("ingest", self.options.worker_id, datetime.now(UTC), {
+                "points_total": float(c["points"]), "messages_total": float(c["messages"]),
+                "deadletters_total": float(c["deadletters"]), "write_retries_total": float(c["write_retries"]),
+                "lag_s": self.stats.gauges.get("lag_s", 0.0),
+            })
+            try:
+                await self.influx.write([line])
+            except InfluxError as exc:
+                log.warning("ingest: could not write pipeline metrics: %s", exc)
 
     async def _collect(self) -> list[Message]:
         queue = self.client.messages
@@ -95,6 +117,12 @@ class Ingest:
     async def _handle(self, batch: list[Message]) -> None:
         decoded: list[_Decoded] = []
         for message in batch:
+            if message.topic.startswith(f"{topics.SYS}/edge/"):
+                try:
+                    decoded.append(_Decoded(message, [edge_status_line(message)], telemetry=False))
+                except PayloadError as exc:
+                    await self._reject(message, str(exc))
+                continue
             try:
                 asset, _kind = topics.parse_asset_topic(message.topic)
                 readings = decode(message.payload, expected_asset=asset)
@@ -134,7 +162,7 @@ class Ingest:
                 await self._reject(decoded[0].message, f"InfluxDB refused the points: {exc}")
                 return
             self.stats.count("messages", len(decoded))
-            self.stats.count("points", sum(len(d.lines) for d in decoded))
+            self.stats.count("points", sum(len(d.lines) for d in decoded if d.telemetry))
             return
 
     async def _reject(self, message: Message, reason: str) -> None:

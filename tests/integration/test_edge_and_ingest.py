@@ -157,3 +157,34 @@ async def test_hostile_strings_survive_line_protocol_and_queries(influx: InfluxD
     rows = await influx.query("SELECT text, status FROM telemetry WHERE status = $v", params={"v": text})
     assert rows and rows[0].records()[0]["text"] == text
     assert rows[0].records()[0]["status"] == text
+
+
+async def test_pipeline_health_is_written_for_edge_and_ingest(
+    mqtt_endpoint: MqttEndpoint, influx: InfluxDB, tmp_path: Path
+) -> None:
+    from ingest import IngestOptions
+
+    plant = example_plant()
+    edge = EdgeAgent(plant, mqtt_endpoint=mqtt_endpoint,
+                     options=EdgeOptions(agent_id="e7", queue_path=tmp_path / "q.sqlite", status_interval_s=0.2))
+    ingest = Ingest(mqtt_endpoint=mqtt_endpoint, influx=influx, options=IngestOptions(metrics_interval_s=0.3))
+    async with MqttClient(endpoint=mqtt_endpoint, client_id="device") as device, \
+            PlantSimulator(plant, mqtt=device, tick_s=0.1) as sim:
+        async with running(edge.run(), ingest.run(), sim.run()):
+            await edge.wait_ready(20)
+
+            async def both() -> bool:
+                rows = await influx.query('SELECT last("queue_depth") FROM "pipeline" WHERE "instance" = $i',
+                                          params={"i": "e7"})
+                mine = await influx.query('SELECT last("points_total") FROM "pipeline" WHERE "instance" = $i',
+                                          params={"i": "ingest-1"})
+                return bool(rows) and bool(mine) and mine[0].values[0][1] > 0
+
+            await eventually(both, timeout_s=20)
+    # After a clean stop the edge's last status says offline.
+    async def offline() -> bool:
+        rows = await influx.query('SELECT last("state") FROM "pipeline" WHERE "instance" = $i', params={"i": "e7"})
+        return bool(rows) and rows[0].values[0][1] == "offline"
+
+    async with running(Ingest(mqtt_endpoint=mqtt_endpoint, influx=influx).run()):
+        await eventually(offline, timeout_s=20)
