@@ -1,16 +1,16 @@
-"""Readings → InfluxDB points: the `telemetry` measurement.
+"""Readings → InfluxDB points: the `telemetry` and `pipeline` measurements.
 
     telemetry,site=…,area=…,line=…,asset=…,signal=… value=<float>,text="…",quality="good",status="…" <ns>
 
 Tags are bounded (the plant file enumerates them); everything else is a field. Numbers
 and booleans go to the float field `value` (booleans as 1/0, integers as float) so one
-field never changes type, which InfluxDB would refuse; strings go to `text`. The pipeline's own health goes to `pipeline` (tags component, instance): ingest's
-counters, and each edge agent's retained status (queue depth, drops, online).
-
-A Bad
+field never changes type, which InfluxDB would refuse; strings go to `text`. A Bad
 reading without a value still gets a point: its `quality` and `status` fields. The time
 is the source timestamp, so a re-delivered reading overwrites itself instead of
 duplicating (DESIGN.md §5).
+
+The pipeline's own health goes to `pipeline` (tags component, instance): ingest's
+counters, and each edge agent's status (queue depth, drops, online).
 """
 
 from __future__ import annotations
