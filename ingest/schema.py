@@ -41,8 +41,56 @@ def reading_fields(r: Reading) -> dict[str, FieldValue | None]:
     return fields
 
 
+# Escape tables of line protocol, as in influxdb-client's Point serializer
+# (influxdb_client/client/write/point.py); `fast_telemetry_lines` is property-tested
+# against that serializer (tests/unit/test_line_protocol.py) and is what ingest uses,
+# because Point was the bottleneck: `make bench` measured ingest end to end at 43k
+# readings/s with Point and 87k with this (2026-11-26, same machine and run).
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+def _tag(value: str) -> str:
+    escaped = value.translate(_ESCAPE_KEY)
+    # A trailing backslash would escape the separator that follows; Point adds a space too.
+    return escaped + " " if escaped.endswith("\\") else escaped
+
+
+def _float(value: float) -> str:
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def fast_telemetry_lines(readings: Iterable[Reading]) -> list[str]:
+    """Line protocol for readings, byte-for-byte what `telemetry_lines` makes, about 5× faster."""
+    out = []
+    prefixes: dict[tuple[object, str], str] = {}
+    for r in readings:
+        key = (r.asset, r.signal)
+        prefix = prefixes.get(key)
+        if prefix is None:
+            a = r.asset
+            # Tags in sorted key order, as Point writes them.
+            prefix = prefixes[key] = (
+                f"{MEASUREMENT},area={_tag(a.area)},asset={_tag(a.asset)},line={_tag(a.line)},"
+                f"signal={_tag(r.signal)},site={_tag(a.site)} "
+            )
+        fields = [f'quality="{r.quality.value}"']
+        if r.status is not None:
+            fields.append(f'status="{r.status.translate(_ESCAPE_STRING)}"')
+        value = r.value
+        if isinstance(value, str):
+            fields.append(f'text="{value.translate(_ESCAPE_STRING)}"')
+        elif isinstance(value, bool):
+            fields.append("value=1" if value else "value=0")
+        elif value is not None:
+            fields.append(f"value={_float(float(value))}")
+        out.append(f"{prefix}{','.join(fields)} {to_ns(r.ts)}")
+    return out
+
+
 def telemetry_lines(readings: Iterable[Reading]) -> list[str]:
-    """Line protocol for readings."""
+    """Line protocol for readings, through influxdb-client's Point (the reference serializer)."""
     return [
         to_line(MEASUREMENT,
                 {"site": r.asset.site, "area": r.asset.area, "line": r.asset.line,

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ingest.schema import edge_status_line, pipeline_line, telemetry_lines
+from ingest.schema import edge_status_line, fast_telemetry_lines, pipeline_line
 from twin import topics
 from twin.backoff import Backoff
 from twin.deadletter import DeadLetter
@@ -134,7 +134,7 @@ class Ingest:
                 self.stats.signals[f"{r.asset}/{r.signal}"] += 1
             lag_s = (now - min(r.ts for r in readings)).total_seconds()
             self.stats.gauge("lag_s", lag_s)
-            decoded.append(_Decoded(message, telemetry_lines(readings)))
+            decoded.append(_Decoded(message, fast_telemetry_lines(readings)))
         if decoded:
             await self._write(decoded)
         # PUBACK in the order the messages arrived (MQTT 5.0 §4.6), only now that each

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -126,6 +127,9 @@ def _decode_reading(asset: AssetPath, index: int, item: Any) -> Reading:
     value = item.get("value")
     if value is not None and not isinstance(value, int | float | bool | str):
         raise PayloadError(f"{where}.value must be a number, boolean, string or null")
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's json accepts NaN/Infinity; InfluxDB cannot store them, so say so here.
+        raise PayloadError(f"{where}.value must be finite, got {value}")
     try:
         quality = Quality(item.get("quality", "good"))
     except ValueError:
