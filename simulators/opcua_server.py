@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from asyncua import Server, ua
 from asyncua.common.node import Node
 
+from simulators.models import SignalInfo
 from simulators.units import eu_information
 from twin.errors import ConfigError
 from twin.plant import BoundSignal
@@ -56,13 +57,16 @@ class OpcUaMachineServer:
     """One OPC UA endpoint serving the signals of one plant connection; an async context manager."""
 
     def __init__(self, *, endpoint: str, signals: list[BoundSignal], initial: dict[BoundSignal, Value],
-                 on_write: Callable[[Write], None] | None = None) -> None:
+                 on_write: Callable[[Write], None] | None = None,
+                 ranges: dict[BoundSignal, SignalInfo] | None = None) -> None:
         self.endpoint = endpoint
         self.signals = signals
         self._initial = initial
+        self._ranges = ranges or {}
         self._on_write = on_write
         self._server = Server()
         self._nodes: dict[BoundSignal, Node] = {}
+        self._started = False
 
     async def __aenter__(self) -> OpcUaMachineServer:
         parts = urlsplit(self.endpoint)
@@ -75,11 +79,14 @@ class OpcUaMachineServer:
         ns = await server.register_namespace(NAMESPACE_URI)
         await self._build(ns)
         await server.start()
+        self._started = True
         log.info("OPC UA simulator on %s with %d signals", self.endpoint, len(self.signals))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._server.stop()
+        if self._started:
+            self._started = False
+            await self._server.stop()
 
     async def _build(self, ns: int) -> None:
         folders: dict[tuple[str, ...], Node] = {}
@@ -100,12 +107,55 @@ class OpcUaMachineServer:
                 )
             machine = await folder((sig.asset.site, sig.asset.area, sig.asset.line, sig.asset.asset))
             initial = self._initial[sig]
-            var = await machine.add_variable(node_id, ua.QualifiedName(sig.name, ns), _variant(initial))
-            # Properties get server-assigned numeric ids in our namespace.
-            await var.add_property(ns, "EngineeringUnits", eu_information(sig.spec.unit))
-            if isinstance(initial, float):
-                await var.add_property(ns, "EURange", ua.Range(Low=0.0, High=max(100.0, abs(initial) * 4)))
+            if isinstance(initial, int | float) and not isinstance(initial, bool):
+                var = await self._add_analog_item(machine, node_id, ua.QualifiedName(sig.name, ns), initial, sig)
+            else:
+                var = await machine.add_variable(node_id, ua.QualifiedName(sig.name, ns), _variant(initial))
             self._nodes[sig] = var
+
+    async def _add_analog_item(self, parent: Node, node_id: ua.NodeId, name: ua.QualifiedName,
+                               initial: float | int, sig: BoundSignal) -> Node:
+        """A variable of AnalogItemType (OPC UA Part 8 §5.3.2.3) with EngineeringUnits and EURange.
+
+        asyncua's `add_variable` always types variables BaseDataVariableType, so the node is
+        added with the same AddNodesItem it builds, but with the AnalogItemType definition.
+        The properties carry their standard browse names in namespace 0, so generic clients
+        find them by browse path (e.g. node-opcua's `readEngineeringUnits`-style lookups).
+        """
+        variant = _variant(initial)
+        item = ua.AddNodesItem()
+        item.RequestedNewNodeId = node_id
+        item.BrowseName = name
+        item.NodeClass = ua.NodeClass.Variable
+        item.ParentNodeId = parent.nodeid
+        item.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HasComponent)
+        item.TypeDefinition = ua.NodeId(ua.ObjectIds.AnalogItemType)
+        attrs = ua.VariableAttributes()
+        attrs.DisplayName = ua.LocalizedText(name.Name)
+        attrs.Description = ua.LocalizedText(sig.spec.description or name.Name)
+        attrs.DataType = ua.NodeId(ua.ObjectIds.Double if variant.VariantType == ua.VariantType.Double
+                                   else ua.ObjectIds.Int64)
+        attrs.Value = variant
+        attrs.ValueRank = ua.ValueRank.Scalar
+        attrs.AccessLevel = ua.AccessLevel.CurrentRead.mask
+        attrs.UserAccessLevel = ua.AccessLevel.CurrentRead.mask
+        item.NodeAttributes = attrs
+        result = (await parent.session.add_nodes([item]))[0]
+        result.StatusCode.check()
+        var = Node(parent.session, result.AddedNodeId)
+        info = self._ranges.get(sig)
+        unit = sig.spec.unit or (info.unit if info else "")
+        if info is not None and info.high > info.low:
+            eu_range = ua.Range(Low=float(info.low), High=float(info.high))
+        else:
+            eu_range = ua.Range(Low=0.0, High=max(100.0, abs(float(initial)) * 4))
+        await var.add_property(ns_node(var, "EngineeringUnits"), ua.QualifiedName("EngineeringUnits", 0),
+                               eu_information(unit), varianttype=ua.VariantType.ExtensionObject,
+                               datatype=ua.NodeId(ua.ObjectIds.EUInformation))
+        await var.add_property(ns_node(var, "EURange"), ua.QualifiedName("EURange", 0),
+                               eu_range, varianttype=ua.VariantType.ExtensionObject,
+                               datatype=ua.NodeId(ua.ObjectIds.Range))
+        return var
 
     async def write(self, sig: BoundSignal, value: Value, ts: datetime,
                     status: ua.StatusCode | None = None) -> None:
@@ -121,6 +171,17 @@ class OpcUaMachineServer:
         return self._nodes[sig]
 
     @property
+    def running(self) -> bool:
+        """Whether the server is serving (False after `stop`)."""
+        return self._started
+
+    @property
     def server(self) -> Any:
         """The underlying asyncua Server (for tests that need it)."""
         return self._server
+
+
+def ns_node(var: Node, prop: str) -> ua.NodeId:
+    """A property's node id: the variable's string id plus the property name, in its namespace."""
+    ident = var.nodeid.Identifier
+    return ua.NodeId(f"{ident}.{prop}" if isinstance(ident, str) else f"{ident}/{prop}", var.nodeid.NamespaceIndex)

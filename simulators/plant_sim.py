@@ -1,11 +1,13 @@
 """Simulate a whole plant file: OPC UA servers for OPC UA bindings, MQTT devices for MQTT ones.
 
-Every signal in the plant file gets a value source: the model of its asset's `type`
-(see `simulators.models`) or a random walk. OPC UA-bound signals are served by one
-`OpcUaMachineServer` per connection, at the connection's endpoint; MQTT-bound signals are
-published as JSON documents on their topics, each value placed at its JSONPath, with the
-source timestamp at `timestamp_path`. Every value is reported to `on_value`, the ground
-truth that tests compare with the database.
+The values come from `simulators.engine.PlantEngine` (physics-lite models plus the
+scenario's faults) on a simulated clock: tick k is stamped start + k·tick_s, and `run()`
+paces ticks at tick_s / speed of wall time, so `speed=60` simulates an hour a minute with
+consistent source timestamps. OPC UA-bound signals are served by one `OpcUaMachineServer`
+per connection (one or many machines each); MQTT-bound signals are published as JSON
+documents on their topics, each value at its JSONPath, the source time at `timestamp_path`.
+Gauges publish one document per measured part. Every value is reported to `on_value`, the
+ground truth that tests compare with the database; injected faults go to the labels CSV.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 
+from asyncua import ua
+from jsonpath_ng import JSONPath
 from jsonpath_ng import parse as parse_jsonpath
 
-from simulators.models import SignalModel, model_for
+from simulators.engine import GOOD, Frame, PlantEngine, write_labels
 from simulators.opcua_server import OpcUaMachineServer, Write
+from simulators.scenario import Scenario
 from twin.mqtt import MqttClient
 from twin.plant import BoundSignal, Plant
 from twin.readings import Value, format_ts
@@ -39,61 +43,95 @@ class Published:
     signal: BoundSignal
     ts: datetime
     value: Value
+    status: str = GOOD
+
+
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    topic: str
+    signals: list[tuple[BoundSignal, JSONPath, JSONPath | None]]
+    assets: frozenset[AssetPath]
+    per_part: bool  # a gauge: one document per measured part, not one per tick
 
 
 class PlantSimulator:
     """Runs the simulated hardware of a plant file; an async context manager, then `run()`."""
 
     def __init__(self, plant: Plant, *, mqtt: MqttClient | None, tick_s: float = 1.0, seed: int = 1,
-                 on_value: Callable[[Write | Published], None] | None = None) -> None:
+                 on_value: Callable[[Write | Published], None] | None = None, scenario: Scenario | None = None,
+                 speed: float = 1.0, start: datetime | None = None, labels_path: str | Path | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
         self.plant = plant
         self.tick_s = tick_s
+        self.speed = speed
+        self.labels_path = labels_path
+        self.engine = PlantEngine(plant, scenario=scenario, seed=seed, tick_s=tick_s, start=start)
         self._mqtt = mqtt
-        self._rng = random.Random(seed)
         self._on_value = on_value
-        self._stack = AsyncExitStack()
         self.servers: dict[str, OpcUaMachineServer] = {}
+        self._down_until: dict[str, float] = {}  # connection → simulated time it comes back
         self.ticks = 0
-        by_asset: dict[AssetPath, list[BoundSignal]] = defaultdict(list)
+        self.lag_s = 0.0  # how far the last run fell behind its wall-clock schedule
+        self._by_connection: dict[str, list[BoundSignal]] = defaultdict(list)
+        by_topic: dict[str, list[BoundSignal]] = defaultdict(list)
         for sig in plant.signals():
-            by_asset[sig.asset].append(sig)
-        self._assets = dict(by_asset)
-        self._models: dict[AssetPath, SignalModel] = {
-            path: model_for(sigs[0].asset_type, [s.name for s in sigs], rng=random.Random(self._rng.random()))
-            for path, sigs in self._assets.items()
-        }
-        self._topics: dict[str, list[BoundSignal]] = defaultdict(list)
-        for sigs in self._assets.values():
-            for sig in sigs:
-                if sig.spec.mqtt is not None:
-                    self._topics[sig.spec.mqtt.topic].append(sig)
+            if sig.spec.opcua is not None:
+                self._by_connection[sig.spec.opcua.connection].append(sig)
+            elif sig.spec.mqtt is not None:
+                by_topic[sig.spec.mqtt.topic].append(sig)
+        self._topics = []
+        for topic, sigs in by_topic.items():
+            compiled = []
+            for s in sigs:
+                b = s.spec.mqtt
+                assert b is not None
+                compiled.append((s, parse_jsonpath(b.path), parse_jsonpath(b.timestamp_path) if b.timestamp_path
+                                 else None))
+            self._topics.append(_Topic(topic, compiled, frozenset(s.asset for s in sigs),
+                                       any(s.asset_type == "gauge" for s in sigs)))
         if self._topics and mqtt is None:
             raise ValueError("the plant has MQTT-bound signals: PlantSimulator needs an MQTT client")
-        self._current: dict[AssetPath, dict[str, Value]] = {
-            path: model.step(0.0) for path, model in self._models.items()
-        }
+        self._frame = self.engine.initial
+
+    @property
+    def now(self) -> datetime:
+        """The simulated time of the latest tick."""
+        return self._frame.ts
 
     async def __aenter__(self) -> PlantSimulator:
-        by_connection: dict[str, list[BoundSignal]] = defaultdict(list)
-        for sigs in self._assets.values():
-            for sig in sigs:
-                if sig.spec.opcua is not None:
-                    by_connection[sig.spec.opcua.connection].append(sig)
         try:
-            for name, sigs in by_connection.items():
-                initial = {s: self._current[s.asset][s.name] for s in sigs}
-                server = OpcUaMachineServer(endpoint=self.plant.connections.opcua[name].endpoint,
-                                            signals=sigs, initial=initial, on_write=self._record)
-                self.servers[name] = await self._stack.enter_async_context(server)
-            # Stamp the initial values like every later one, so they are ground truth too.
-            await self._write_opcua(datetime.now(UTC))
+            for name in self._by_connection:
+                await self._start_server(name)
         except BaseException:
-            await self._stack.aclose()
+            await self._stop_all()
             raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
+        await self._stop_all()
+        if self.labels_path is not None:
+            write_labels(self.engine.labels, self.labels_path)
+            log.info("wrote %d fault labels to %s", len(self.engine.labels), self.labels_path)
+
+    async def _start_server(self, name: str) -> None:
+        sigs = self._by_connection[name]
+        frame = self._frame
+        server = OpcUaMachineServer(
+            endpoint=self.plant.connections.opcua[name].endpoint, signals=sigs,
+            initial={s: frame.values[s.asset][s.name] for s in sigs}, on_write=self._record,
+            ranges={s: info for s in sigs if (info := self.engine.signal_info(s)) is not None})
+        await server.__aenter__()
+        self.servers[name] = server
+        # Stamp the current values like every later one, so they are ground truth too.
+        await self._write_server(server, frame)
+
+    async def _stop_all(self) -> None:
+        for server in self.servers.values():
+            try:
+                await server.__aexit__(None, None, None)
+            except Exception:  # stopping must go on for the other servers
+                log.exception("stopping OPC UA server %s", server.endpoint)
 
     def server_for(self, sig: BoundSignal) -> OpcUaMachineServer:
         """The OPC UA server that serves a signal."""
@@ -101,39 +139,85 @@ class PlantSimulator:
         return self.servers[sig.spec.opcua.connection]
 
     async def run(self, *, ticks: int | None = None) -> None:
-        """Advance the plant every tick_s seconds (forever, or for `ticks` ticks)."""
-        while ticks is None or self.ticks < ticks:
-            await asyncio.sleep(self.tick_s)
+        """Advance the plant every tick_s / speed seconds of wall time (forever, or for `ticks` ticks)."""
+        loop = asyncio.get_running_loop()
+        period_s = self.tick_s / self.speed
+        deadline = loop.time()
+        done = 0
+        while ticks is None or done < ticks:
+            deadline += period_s
+            delay = deadline - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif -delay > max(1.0, 10 * period_s):
+                # Too slow for this speed: run flat out from here instead of bursting to catch up.
+                self.lag_s = -delay
+                log.warning("simulator %.1f s behind schedule at speed %g; running as fast as it can",
+                            -delay, self.speed)
+                deadline = loop.time()
             await self.tick()
+            done += 1
 
     async def tick(self) -> None:
         """Advance every model by one tick and emit the new values."""
-        now = datetime.now(UTC)
-        for path, model in self._models.items():
-            self._current[path] = model.step(self.tick_s)
+        frame = self.engine.step()
+        self._frame = frame
         self.ticks += 1
-        await self._write_opcua(now)
-        await self._publish_mqtt(now)
+        await self._protocol_faults(frame)
+        for name, server in self.servers.items():
+            if name not in self._down_until:
+                await self._write_server(server, frame)
+        await self._publish_mqtt(frame)
 
-    async def _write_opcua(self, ts: datetime) -> None:
-        for server in self.servers.values():
-            for sig in server.signals:
-                await server.write(sig, self._current[sig.asset][sig.name], ts)
+    async def _protocol_faults(self, frame: Frame) -> None:
+        for name, downtime_s in frame.restarts:
+            if name in self.servers and name not in self._down_until:
+                log.info("OPC UA server %s stops for %.0f s (scenario)", name, downtime_s)
+                await self.servers[name].__aexit__(None, None, None)
+                self._down_until[name] = frame.t_s + downtime_s
+        for name, until in list(self._down_until.items()):
+            if frame.t_s >= until:
+                del self._down_until[name]
+                log.info("OPC UA server %s restarts", name)
+                await self._start_server(name)
 
-    async def _publish_mqtt(self, ts: datetime) -> None:
-        assert self._mqtt is not None or not self._topics
-        for topic, sigs in self._topics.items():
-            doc: dict[str, object] = {}
-            for sig in sigs:
-                binding = sig.spec.mqtt
-                assert binding is not None
-                parse_jsonpath(binding.path).update_or_create(doc, self._current[sig.asset][sig.name])
-                if binding.timestamp_path:
-                    parse_jsonpath(binding.timestamp_path).update_or_create(doc, format_ts(ts))
-            assert self._mqtt is not None
-            await self._mqtt.publish(topic, json.dumps(doc).encode(), qos=1)
-            for sig in sigs:
-                self._record(Published(sig, ts, self._current[sig.asset][sig.name]))
+    async def _write_server(self, server: OpcUaMachineServer, frame: Frame) -> None:
+        for sig in server.signals:
+            status = frame.status.get((sig.asset, sig.name), GOOD)
+            code = None if status == GOOD else ua.StatusCode(getattr(ua.StatusCodes, status))
+            await server.write(sig, frame.values[sig.asset][sig.name], frame.ts, code)
+
+    async def _publish_mqtt(self, frame: Frame) -> None:
+        messages: list[tuple[_Topic, datetime, dict[str, Value], dict[str, str]]] = []
+        for topic in self._topics:
+            if topic.assets & frame.offline:
+                continue
+            if topic.per_part:
+                for part in frame.parts:
+                    if part.asset in topic.assets:
+                        messages.append((topic, part.ts, part.values, part.status))
+            else:
+                values: dict[str, Value] = {}
+                status: dict[str, str] = {}
+                for sig, _, _ in topic.signals:
+                    values[sig.name] = frame.values[sig.asset][sig.name]
+                    if (s := frame.status.get((sig.asset, sig.name))) is not None:
+                        status[sig.name] = s
+                messages.append((topic, frame.ts, values, status))
+        # Publish concurrently: each publish waits for its PUBACK, and at high speed one
+        # round trip per message in series would be the bottleneck.
+        await asyncio.gather(*(self._publish(*m) for m in messages))
+
+    async def _publish(self, topic: _Topic, ts: datetime, values: dict[str, Value], status: dict[str, str]) -> None:
+        doc: dict[str, object] = {}
+        for sig, path, ts_path in topic.signals:
+            path.update_or_create(doc, values.get(sig.name))
+            if ts_path is not None:
+                ts_path.update_or_create(doc, format_ts(ts))
+        assert self._mqtt is not None
+        await self._mqtt.publish(topic.topic, json.dumps(doc).encode(), qos=1)
+        for sig, _, _ in topic.signals:
+            self._record(Published(sig, ts, values.get(sig.name), status.get(sig.name, GOOD)))
 
     def _record(self, event: Write | Published) -> None:
         if self._on_value is not None:
