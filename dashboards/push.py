@@ -1,0 +1,81 @@
+"""Upload the dashboards to a running Grafana through its HTTP API, idempotently.
+
+grafana-client (the maintained successor of grafana-api) does the HTTP. Idempotent means
+running it twice leaves Grafana as running it once: the folder is looked up by its
+stable uid and created only when missing (renamed when its title differs); every
+dashboard is saved with `overwrite: true` under its stable uid into that folder, so a
+second push replaces the first instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grafana_client import GrafanaApi
+from grafana_client.client import GrafanaClientError, GrafanaException
+
+from dashboards.build import FOLDER_TITLE, FOLDER_UID, rendered
+
+log = logging.getLogger(__name__)
+
+
+class PushError(Exception):
+    """Grafana refused or could not be reached; the message says which request and why."""
+
+
+@dataclass
+class PushResult:
+    """What a push did: whether the folder was created, and the dashboards saved (uid → URL path)."""
+
+    folder_created: bool = False
+    folder_renamed: bool = False
+    dashboards: dict[str, str] = field(default_factory=dict)
+
+
+def load(json_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The dashboards to push: the JSON files in `json_dir`, or freshly generated ones."""
+    if json_dir is None:
+        return [json.loads(text) for text in rendered().values()]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(json_dir.glob("*.json"))]
+
+
+def push(*, url: str, token: str, dashboards: list[dict[str, Any]], folder_uid: str = FOLDER_UID,
+         folder_title: str = FOLDER_TITLE, timeout_s: float = 10.0) -> PushResult:
+    """Create or update the folder, then save every dashboard into it with overwrite."""
+    api = GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
+    result = PushResult()
+    try:
+        result.folder_created, result.folder_renamed = _ensure_folder(api, folder_uid, folder_title)
+        for board in dashboards:
+            body = {**board, "id": None}  # match by uid, never by another instance's numeric id
+            response = api.dashboard.update_dashboard({
+                "dashboard": body, "folderUid": folder_uid, "overwrite": True,
+                "message": "factory-twin dashboards push",
+            })
+            result.dashboards[str(board["uid"])] = str(response.get("url", ""))
+            log.info("saved dashboard %s into folder %s", board["uid"], folder_uid)
+    except GrafanaException as exc:
+        raise PushError(f"Grafana at {url} refused the request (HTTP {exc.status_code}): {exc.message}") from None
+    except OSError as exc:
+        raise PushError(f"Grafana at {url} is not reachable: {exc}") from None
+    return result
+
+
+def _ensure_folder(api: GrafanaApi, uid: str, title: str) -> tuple[bool, bool]:
+    try:
+        folder = api.folder.get_folder(uid)
+    except GrafanaClientError as exc:
+        if exc.status_code != 404:
+            raise
+        api.folder.create_folder(title, uid=uid)
+        log.info("created folder %s (%s)", uid, title)
+        return True, False
+    if folder.get("title") != title:
+        api.folder.update_folder(uid, title=title, overwrite=True)
+        log.info("renamed folder %s to %s", uid, title)
+        return False, True
+    return False, False
