@@ -1,0 +1,166 @@
+"""Command line for alerts: `list`, `ack`, `resolve` (over the HTTP API) and `serve` (manager + API).
+
+`list/ack/resolve` talk to the running service's HTTP API with a token, not to the
+SQLite file: the service holds the live state (open alerts, escalation timers) in
+memory, so only it can stop an escalation when someone acknowledges; and going
+through the API means the same authentication, roles and audit trail (the token's
+name is recorded as who acknowledged) as every other client.
+
+    export TWIN_API_URL=http://127.0.0.1:8080 TWIN_API_TOKEN=...
+    twin alerts list --state firing
+    twin alerts ack 12 -m "on my way"
+    twin alerts resolve 12 -m "replaced the bearing"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from analytics.alerts.config import AlertsConfig, load_config
+from analytics.alerts.service import AlertService, ApiOptions
+from api.auth import ApiSettings
+from twin.errors import TwinError
+from twin.influx import InfluxDB
+from twin.settings import DEFAULT_MQTT_URL, Settings, parse_mqtt_url
+
+console = Console()
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _client(url: str | None, token: str | None) -> httpx.Client:
+    settings = ApiSettings()
+    token = token or (settings.token.get_secret_value() if settings.token else None)
+    if not token:
+        raise click.UsageError("no API token: set TWIN_API_TOKEN or pass --token")
+    return httpx.Client(base_url=url or settings.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def _call(method: str, path: str, *, url: str | None, token: str | None, **kwargs: Any) -> Any:
+    try:
+        with _client(url, token) as http:
+            resp = http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach the twin API: {exc}") from None
+    if resp.status_code >= 400:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise click.ClickException(f"HTTP {resp.status_code}: {detail}")
+    return resp.json()
+
+
+_url_opt = click.option("--url", envvar="TWIN_API_URL", default=None, help="API base URL [TWIN_API_URL]")
+_token_opt = click.option("--token", default=None, help="API token (default: TWIN_API_TOKEN)")
+
+
+@click.group("alerts")
+def alerts() -> None:
+    """Alerts: list, acknowledge, resolve; serve the alert manager and API."""
+
+
+@alerts.command("list")
+@click.option("--state", "states", multiple=True, type=click.Choice(["firing", "acknowledged", "resolved"]))
+@click.option("--severity", "severities", multiple=True, type=click.Choice(["info", "warning", "critical"]))
+@click.option("--asset", default=None, help="asset path pattern, e.g. plant1/machining/**")
+@click.option("--limit", default=50, show_default=True)
+@_url_opt
+@_token_opt
+def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | None, limit: int,
+             url: str | None, token: str | None) -> None:
+    """List alerts, newest first."""
+    params: list[tuple[str, str | int]] = [("limit", limit)]
+    params += [("state", s) for s in states] + [("severity", s) for s in severities]
+    if asset:
+        params.append(("asset", asset))
+    rows = _call("GET", "/alerts", url=url, token=token, params=params)
+    table = Table("id", "state", "severity", "asset", "kind", "count", "last seen", "message", "ack by")
+    for a in rows:
+        table.add_row(str(a["id"]), a["state"], f"[{_SEVERITY_STYLE.get(a['severity'], '')}]{a['severity']}",
+                      a["asset"], a["kind"], str(a["count"]), a["last_seen"][:19], a["message"][:60],
+                      a.get("acked_by") or "")
+    console.print(table)
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("-m", "--comment", default=None)
+@_url_opt
+@_token_opt
+def ack_cmd(alert_id: int, comment: str | None, url: str | None, token: str | None) -> None:
+    """Acknowledge an alert (stops its escalation)."""
+    a = _call("POST", f"/alerts/{alert_id}/ack", url=url, token=token, json={"comment": comment})
+    console.print(f"alert {a['id']} [bold]{a['state']}[/] by {a['acked_by']}")
+
+
+@alerts.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("-m", "--comment", default=None)
+@_url_opt
+@_token_opt
+def resolve_cmd(alert_id: int, comment: str | None, url: str | None, token: str | None) -> None:
+    """Resolve an alert by hand."""
+    a = _call("POST", f"/alerts/{alert_id}/resolve", url=url, token=token, json={"comment": comment})
+    console.print(f"alert {a['id']} [bold]{a['state']}[/] by {a['resolved_by']}")
+
+
+def build_service(config: AlertsConfig, settings: Settings, api: ApiSettings, *, db_path: Path | None = None,
+                  influx: InfluxDB | None = None, with_api: bool = True) -> AlertService:
+    """An AlertService from the runtime settings (what `serve` and `twin demo` use)."""
+    options = ApiOptions(tokens=api.parsed_tokens(), host=api.host, port=api.port) if with_api else None
+    return AlertService(
+        config, db_path=db_path or settings.state_dir / "alerts.db",
+        mqtt_endpoint=parse_mqtt_url(settings.mqtt_url or DEFAULT_MQTT_URL),
+        mqtt_username=settings.mqtt_username,
+        mqtt_password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        influx=influx, api=options,
+    )
+
+
+async def serve_async(config: AlertsConfig, *, settings: Settings | None = None, api: ApiSettings | None = None,
+                      db_path: Path | None = None) -> None:
+    """Run the alert manager and API until cancelled (InfluxDB annotations when TWIN_INFLUX_URL is set)."""
+    settings = settings or Settings()
+    api = api or ApiSettings()
+    if settings.influx_url:
+        async with InfluxDB(url=settings.influx_url, database=settings.influx_db,
+                            username=settings.influx_username,
+                            password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+                            token=settings.influx_token.get_secret_value() if settings.influx_token else None) as db:
+            await build_service(config, settings, api, db_path=db_path, influx=db).run()
+    else:
+        await build_service(config, settings, api, db_path=db_path).run()
+
+
+@alerts.command("serve")
+@click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="YAML with the alerts section (a plant file with `alerts:` works too; default: TWIN_PLANT_FILE)")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None,
+              help="SQLite file (default: $TWIN_STATE_DIR/alerts.db)")
+def serve(config_path: Path | None, db_path: Path | None) -> None:
+    """Run the alert manager and the HTTP API (TWIN_API_HOST/PORT, tokens from TWIN_API_TOKENS)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=os.environ.get("TWIN_LOG_LEVEL", "INFO"),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        api = ApiSettings()
+        if not api.parsed_tokens():
+            console.print("[yellow]TWIN_API_TOKENS is empty: every API request will be refused (401)[/]")
+        config = load_config(config_path or settings.plant_file)
+        console.print(f"alerts: API on http://{api.host}:{api.port}/docs, "
+                      f"{len(config.routes)} routes, {len(config.channels)} channels")
+        asyncio.run(serve_async(config, settings=settings, api=api, db_path=db_path))
+    except KeyboardInterrupt:
+        pass
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None

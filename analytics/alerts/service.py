@@ -1,0 +1,308 @@
+"""The alert service: MQTT in, the lifecycle engine, deliveries, InfluxDB annotations and the HTTP API.
+
+`AlertService.run()` is one asyncio.TaskGroup (so it runs on its own under `twin alerts
+serve` and inside `twin demo`'s TaskGroup alike):
+
+- consume: alert events (`twin/v1/+/+/+/+/alerts`), edge-agent status, and telemetry
+  when threshold rules or stale-data checks need it. Alert events are acknowledged
+  to the broker only after the manager committed them to SQLite (persistent session,
+  manual acks), so a crash re-delivers instead of losing an alert.
+- clock: hold times, first notifications, escalation, stale checks, every `tick_s`.
+- deliver: sends the outbox through the notifier, retrying with capped exponential
+  backoff; every attempt is logged in the outbox row.
+- annotate: writes each lifecycle transition to InfluxDB (measurement `alerts`).
+- api: the FastAPI app under uvicorn, in this event loop.
+
+One instance per site: the state lives in one SQLite file (DESIGN.md §8 partitions
+stateful analytics; for alerts the partition is the site, via `site=`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from analytics.alerts.annotations import annotation_line
+from analytics.alerts.config import AlertsConfig
+from analytics.alerts.errors import AlertNotFound, DeliveryError
+from analytics.alerts.manager import AlertManager
+from analytics.alerts.model import Delivery
+from analytics.alerts.notify import AppriseNotifier, Notification, Notifier
+from analytics.alerts.sources import ConnectivityWatcher, ThresholdRules
+from analytics.alerts.store import AlertStore
+from twin import topics
+from twin.backoff import Backoff
+from twin.deadletter import DeadLetter
+from twin.errors import PayloadError
+from twin.events import AlertEvent
+from twin.influx import InfluxDB, InfluxError
+from twin.mqtt import Message, MqttClient
+from twin.readings import decode
+from twin.settings import MqttEndpoint
+
+if TYPE_CHECKING:
+    from api.auth import ApiToken
+
+log = logging.getLogger(__name__)
+
+MAX_DELIVERY_BACKOFF_S = 300.0
+MAX_PARALLEL_DELIVERIES = 16
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOptions:
+    """Where to serve the HTTP API, and who may use it."""
+
+    tokens: list[ApiToken]
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass
+class ServiceStats:
+    """Counters for status displays (twin demo)."""
+
+    events: int = 0
+    invalid: int = 0
+    delivered: int = 0
+    delivery_failures: int = 0
+    annotations: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+class AlertService:
+    """The alert manager as a service: `await run()` until cancelled."""
+
+    def __init__(self, config: AlertsConfig, *, db_path: Path, mqtt_endpoint: MqttEndpoint | None = None,
+                 mqtt_username: str | None = None, mqtt_password: str | None = None,
+                 influx: InfluxDB | None = None, notifier: Notifier | None = None, api: ApiOptions | None = None,
+                 site: str = "+", instance: str = "1", tick_s: float = 0.25,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.mqtt_endpoint = mqtt_endpoint
+        self.influx = influx
+        self.notifier: Notifier = notifier or AppriseNotifier()
+        self.api = api
+        self.site = site
+        self.tick_s = tick_s
+        self.clock = clock
+        self.stats = ServiceStats()
+        self.ready = asyncio.Event()
+        self.manager: AlertManager | None = None
+        self.client: MqttClient | None = None
+        if mqtt_endpoint is not None:
+            client_id = f"twin-alerts-{site.strip('+') or 'all'}-{instance}"
+            self.client = MqttClient(endpoint=mqtt_endpoint, client_id=client_id,
+                                     username=mqtt_username, password=mqtt_password, persistent_session=True,
+                                     manual_ack=True)
+        self.thresholds = ThresholdRules(list(config.rules))
+        self.connectivity = ConnectivityWatcher(config.connectivity)
+        self._deliver_wake = asyncio.Event()
+        self._annotate_wake = asyncio.Event()
+        self._inflight: set[int] = set()
+        self._delivery_slots = asyncio.Semaphore(MAX_PARALLEL_DELIVERIES)
+        self.api_server: uvicorn.Server | None = None
+
+    def _kick(self) -> None:
+        self._deliver_wake.set()
+        self._annotate_wake.set()
+
+    async def run(self) -> None:
+        """Run every part until cancelled; state is in SQLite, so a restart continues where this stopped."""
+        with AlertStore(self.db_path) as store:
+            manager = AlertManager(store, self.config, clock=self.clock, on_change=self._kick)
+            self.manager = manager
+            log.info("alerts: %d open alerts from %s", len(manager.open_alerts), self.db_path)
+            async with contextlib.AsyncExitStack() as stack:
+                if self.client is not None:
+                    await stack.enter_async_context(self.client)
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._clock_loop(manager), name="alerts-clock")
+                    tg.create_task(self._delivery_loop(manager, tg), name="alerts-deliver")
+                    if self.influx is not None:
+                        tg.create_task(self._annotation_loop(manager), name="alerts-annotate")
+                    if self.client is not None:
+                        await self._subscribe(self.client)
+                        tg.create_task(self._consume(self.client, manager), name="alerts-consume")
+                    if self.api is not None:
+                        server = self._api_server(manager, self.api)
+                        tg.create_task(self._serve_api(server), name="alerts-api")
+                        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+                            await asyncio.sleep(0.02)
+                    self.ready.set()
+                    log.info("alerts: service ready")
+
+    # -- MQTT ------------------------------------------------------------------------------
+
+    async def _subscribe(self, client: MqttClient) -> None:
+        await client.subscribe(topics.subscription("alerts", self.site), qos=1)
+        if self.config.connectivity.edge_agents:
+            await client.subscribe(topics.edge_status("+"), qos=1)
+        if self.config.rules or self.config.connectivity.data_stale_after_s is not None:
+            # QoS 0: the thresholds and freshness need current values, not a backlog
+            # replayed after downtime, so telemetry is not queued in our session.
+            await client.subscribe(topics.subscription("telemetry", self.site), qos=0)
+
+    async def _consume(self, client: MqttClient, manager: AlertManager) -> None:
+        dead = DeadLetter(client, topics.deadletter("alerts"))
+        while True:
+            message = await client.messages.get()
+            try:
+                for event in self._events_of(message):
+                    manager.ingest(event)
+                    self.stats.events += 1
+            except (PayloadError, ValueError) as exc:
+                self.stats.invalid += 1
+                log.warning("alerts: unusable message on %s: %s", message.topic, exc)
+                await dead.send(message, str(exc))
+            client.ack(message)
+
+    def _events_of(self, message: Message) -> Iterator[AlertEvent]:
+        parts = message.topic.split("/")
+        now = self.clock()
+        if len(parts) == 6 and parts[2:4] == ["_sys", "edge"] and parts[5] == "status":
+            yield from self.connectivity.on_status(parts[4], message.payload, now)
+            return
+        asset, kind = topics.parse_asset_topic(message.topic)
+        if kind == "alerts":
+            yield AlertEvent.decode(message.payload)
+        elif kind == "telemetry":
+            yield from self.connectivity.on_telemetry(asset, now)
+            if self.config.rules:
+                for reading in decode(message.payload, expected_asset=asset):
+                    if self.thresholds.wants(reading):
+                        yield from self.thresholds.update(reading)
+
+    # -- clock -----------------------------------------------------------------------------
+
+    async def _clock_loop(self, manager: AlertManager) -> None:
+        while True:
+            now = self.clock()
+            for event in self.connectivity.check(now):
+                manager.ingest(event)
+            manager.tick(now)
+            await asyncio.sleep(self.tick_s)
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    async def _delivery_loop(self, manager: AlertManager, tg: asyncio.TaskGroup) -> None:
+        while True:
+            self._deliver_wake.clear()
+            for d in manager.store.due_deliveries(self.clock()):
+                if d.id not in self._inflight:
+                    self._inflight.add(d.id)
+                    tg.create_task(self._deliver(manager, d), name=f"alerts-delivery-{d.id}")
+            # Woken at once by new outbox rows; the timeout picks up retries that fall due.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._deliver_wake.wait(), timeout=min(1.0, self.tick_s * 4))
+
+    async def _deliver(self, manager: AlertManager, d: Delivery) -> None:
+        try:
+            async with self._delivery_slots:
+                channel = manager.config.channels.get(d.channel)
+                try:
+                    alert = manager.get(d.alert_id)
+                    if channel is None:
+                        raise DeliveryError(f"channel {d.channel!r} is no longer configured")
+                    await self.notifier.send(d.channel, channel, Notification(alert, d.event))
+                except (DeliveryError, AlertNotFound, OSError) as exc:
+                    self._failed(manager, d, str(exc))
+                    return
+                except Exception as exc:  # a notifier plug-in bug must not stop the other deliveries
+                    log.exception("alerts: notifier crashed on delivery %d", d.id)
+                    self._failed(manager, d, f"{type(exc).__name__}: {exc}")
+                    return
+                manager.store.delivery_done(d.id, self.clock())
+                self.stats.delivered += 1
+                self.stats.by_channel[d.channel] = self.stats.by_channel.get(d.channel, 0) + 1
+                log.info("alerts: alert %d %s notification delivered to %s", d.alert_id, d.event, d.channel)
+        finally:
+            self._inflight.discard(d.id)
+
+    def _failed(self, manager: AlertManager, d: Delivery, error: str) -> None:
+        self.stats.delivery_failures += 1
+        attempt = d.attempts + 1
+        if attempt >= self.config.delivery_attempts:
+            manager.store.delivery_failed(d.id, error, None)
+            log.error("alerts: giving up on %s notification of alert %d to %s after %d attempts: %s",
+                      d.event, d.alert_id, d.channel, attempt, error)
+            return
+        # Exponential with jitter (0.5x-1x), capped; the outbox row holds the due time, so
+        # the schedule survives a restart.
+        delay = min(MAX_DELIVERY_BACKOFF_S, self.config.delivery_backoff_s * 2 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.0)
+        manager.store.delivery_failed(d.id, error, self.clock() + timedelta(seconds=delay))
+        log.warning("alerts: %s notification of alert %d to %s failed (attempt %d), retry in %.1f s: %s",
+                    d.event, d.alert_id, d.channel, attempt, delay, error)
+
+    # -- annotations -----------------------------------------------------------------------
+
+    async def _annotation_loop(self, manager: AlertManager) -> None:
+        assert self.influx is not None
+        backoff = Backoff(base_s=0.5, cap_s=30)
+        while True:
+            self._annotate_wake.clear()
+            batch = list(manager.transitions)
+            if batch:
+                lines = [annotation_line(t) for t in batch]
+                try:
+                    await self.influx.write(lines)
+                except InfluxError as exc:
+                    if exc.retryable:
+                        log.warning("alerts: InfluxDB not taking annotations, retrying: %s", exc)
+                        await asyncio.sleep(backoff.next_delay())
+                        continue
+                    log.error("alerts: InfluxDB refused %d annotations: %s", len(lines), exc)
+                backoff.reset()
+                for _ in batch:
+                    manager.transitions.popleft()
+                self.stats.annotations += len(batch)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._annotate_wake.wait(), timeout=5)
+
+    # -- HTTP API --------------------------------------------------------------------------
+
+    def _api_server(self, manager: AlertManager, options: ApiOptions) -> uvicorn.Server:
+        from api.app import create_app  # imported here: the API is optional for the manager
+
+        app = create_app(manager, options.tokens)
+        # log_config=None: keep the application's logging setup; lifespan off: the app has none.
+        config = uvicorn.Config(app, host=options.host, port=options.port, log_config=None, lifespan="off",
+                                access_log=False)
+        server = EmbeddedServer(config)
+        self.api_server = server
+        return server
+
+    async def _serve_api(self, server: uvicorn.Server) -> None:
+        task = asyncio.create_task(server.serve())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Let uvicorn close its sockets and connections instead of cancelling it mid-request.
+            server.should_exit = True
+            await task
+            raise
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the owner of the event loop handles SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave signal handling to the application (uvicorn would install its own)."""
+        yield

@@ -1,0 +1,130 @@
+"""Token authentication with roles for the twin API.
+
+Tokens come from the environment, never the plant file:
+
+    TWIN_API_TOKENS="alice:maintainer:s3cret-1,grafana:viewer:s3cret-2,ops:admin:s3cret-3"
+
+Each entry is `name:role:token`; the name is recorded as the actor of what the token
+does (who acknowledged). Roles are ordered: viewer (read) < maintainer (acknowledge,
+comment, resolve) < admin (routing, maintenance windows). Clients send
+`Authorization: Bearer <token>`. No token or an unknown one is 401; a known token
+whose role is too low is 403.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.errors import ApiError
+
+
+class Role(enum.IntEnum):
+    """What a token may do; a higher role includes the lower ones."""
+
+    VIEWER = 1
+    MAINTAINER = 2
+    ADMIN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """One configured token."""
+
+    name: str
+    role: Role
+    token: str
+
+    def __repr__(self) -> str:  # never leak the secret into logs or tracebacks
+        return f"ApiToken(name={self.name!r}, role={self.role.name.lower()})"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling."""
+
+    name: str
+    role: Role
+
+
+def parse_tokens(text: str) -> list[ApiToken]:
+    """Parse 'name:role:token,...'; ApiError says which entry is wrong (without echoing the secret)."""
+    out: list[ApiToken] = []
+    for i, entry in enumerate(e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        parts = entry.split(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} must be name:role:token")
+        name, role, token = parts
+        try:
+            r = Role[role.upper()]
+        except KeyError:
+            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} ({name}): "
+                           "role must be viewer, maintainer or admin") from None
+        if len(token) < 8:
+            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} ({name}): token shorter than 8 characters")
+        out.append(ApiToken(name, r, token))
+    names = [t.name for t in out]
+    if len(names) != len(set(names)):
+        raise ApiError("TWIN_API_TOKENS: names must be unique")
+    return out
+
+
+class ApiSettings(BaseSettings):
+    """TWIN_API_* settings: the server's tokens and address, and the CLI's URL and token."""
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_API_", extra="ignore")
+
+    tokens: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    url: str = "http://127.0.0.1:8080"
+    token: SecretStr | None = None
+
+    def parsed_tokens(self) -> list[ApiToken]:
+        """The configured tokens."""
+        return parse_tokens(self.tokens.get_secret_value())
+
+
+class TokenAuth:
+    """Looks tokens up in constant time and builds role-checking FastAPI dependencies."""
+
+    def __init__(self, tokens: list[ApiToken]) -> None:
+        self._tokens = list(tokens)
+        self.scheme = HTTPBearer(auto_error=False, description="TWIN_API_TOKENS: name:role:token")
+
+    def identify(self, presented: str) -> Principal | None:
+        """The principal for a token, or None."""
+        found: Principal | None = None
+        for t in self._tokens:
+            # compare_digest on every entry: the time taken does not reveal which one matched.
+            if hmac.compare_digest(t.token.encode(), presented.encode()):
+                found = Principal(t.name, t.role)
+        return found
+
+    def require(self, role: Role) -> Callable[..., Principal]:
+        """A dependency that returns the caller, or raises 401/403."""
+
+        def dependency(credentials: HTTPAuthorizationCredentials | None = Depends(self.scheme)) -> Principal:  # noqa: B008
+            if credentials is None or credentials.scheme.lower() != "bearer":
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            principal = self.identify(credentials.credentials)
+            if principal is None:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if principal.role < role:
+                raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                    f"{principal.name} is {principal.role.name.lower()}; "
+                                    f"this needs {role.name.lower()}")
+            return principal
+
+        return dependency
