@@ -1,0 +1,137 @@
+"""The `energy` click group: `energy report` prints kWh, cost, kgCO2e and kWh per good part.
+
+The group gets its data from a `ReportSource` (a callable (start, end) -> meter rows). The
+twin CLI registers the group with an InfluxDB-backed source:
+
+    cli.add_command(build_energy_group(source_factory=lambda: influx_source(settings)))
+
+and `--input FILE.csv` always works offline. Library code does not print; this module does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from analytics.energy.carbon import FactorTable
+from analytics.energy.config import EXAMPLE_TARIFF_PATH, load_energy_config, load_tariff
+from analytics.energy.counters import DEFAULT_MAX_INTERVAL_S, CounterSettings
+from analytics.energy.errors import EnergyError
+from analytics.energy.report import EnergyReport, ReportSource, build_report, csv_source, fetch_window, to_csv, to_json
+from analytics.energy.tariffs import DEFAULT_TZ
+
+SourceFactory = Callable[[], ReportSource]
+
+_CSV_HELP = """\
+CSV input (--input): header row, one reading per row.
+
+\b
+  timestamp   ISO 8601, e.g. 2026-03-02T08:00:00+08:00 (no offset: --tz)
+  asset       asset id
+  energy_kwh  cumulative kWh counter reading   } one of the two
+  power_kw    instantaneous power (integrated) }
+  good_parts  optional: good parts completed since the asset's previous row
+  line        optional: line of the asset
+  product     optional: product made in the interval ending at this row
+  state       optional: machine state in that interval (idle/standby count as idle energy)
+"""
+
+
+def _parse_when(text: str, tz: ZoneInfo) -> datetime:
+    ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=tz)
+
+
+def _table(report: EnergyReport) -> Table:
+    t = Table(title=f"Energy {report.start.isoformat()} → {report.end.isoformat()} by {report.by}")
+    t.add_column(report.by)
+    for col in ("kWh", "cost CNY", "kgCO2e", "idle kWh", "good parts", "kWh/good part", "flags"):
+        t.add_column(col, justify="right")
+    for r in (*report.rows, report.total):
+        flags = ", ".join(f"{n} {what}" for n, what in ((r.gaps, "gap"), (r.resets, "reset"),
+                                                          (r.rollovers, "roll-over")) if n)
+        t.add_row(r.key, f"{r.energy_kwh:,.3f}", f"{r.cost_cny:,.2f}", f"{r.co2e_kg:,.3f}", f"{r.idle_kwh:,.3f}",
+                  f"{r.good_parts:,.0f}", "-" if r.kwh_per_good_part is None else f"{r.kwh_per_good_part:.4f}",
+                  flags, style="bold" if r.key == "TOTAL" else None)
+    return t
+
+
+def build_energy_group(source_factory: SourceFactory | None = None) -> click.Group:
+    """The `energy` command group; `source_factory` supplies rows when --input is not given."""
+
+    @click.group(name="energy")
+    def energy() -> None:
+        """Energy, cost and carbon accounting (环)."""
+
+    @energy.command(name="report", epilog=_CSV_HELP)
+    @click.option("--from", "from_", required=True, help="start (ISO 8601; no offset: --tz)")
+    @click.option("--to", "to", required=True, help="end, exclusive")
+    @click.option("--by", type=click.Choice(["machine", "line", "product"]), default="machine", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+    @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="read meter rows from this CSV instead of the database (format below)")
+    @click.option("--tariff", "tariff_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="time-of-use tariff YAML (default: the illustrative example tariff)")
+    @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="energy config YAML (meters, tariff, factor choice and overrides)")
+    @click.option("--factor", "factor_id", default=None, help="grid factor id (default cn_national_2023)")
+    @click.option("--counter-max", type=float, default=None, help="counter register maximum, kWh (e.g. 999999.9)")
+    @click.option("--max-gap-s", type=float, default=DEFAULT_MAX_INTERVAL_S, show_default=True,
+                  help="readings further apart are a flagged gap")
+    @click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True, help="plant time zone")
+    def report(from_: str, to: str, by: str, fmt: str, input_path: Path | None, tariff_path: Path | None,
+               config_path: Path | None, factor_id: str | None, counter_max: float | None, max_gap_s: float,
+               tz_name: str) -> None:
+        """Print kWh, cost, kgCO2e and kWh per good part from --from to --to."""
+        err = Console(stderr=True)
+        try:
+            tz = ZoneInfo(tz_name)
+            start, end = _parse_when(from_, tz), _parse_when(to, tz)
+            cfg = load_energy_config(config_path) if config_path else None
+            if tariff_path is not None:
+                tariff = load_tariff(tariff_path)
+            elif cfg is not None and cfg.tariff is not None:
+                tariff = cfg.tariff.to_tariff()
+            else:
+                tariff = load_tariff(EXAMPLE_TARIFF_PATH)
+            table = FactorTable.load()
+            if cfg is not None:
+                table = table.with_overrides(cfg.overrides())
+            fid = factor_id or (cfg.location_factor if cfg else "cn_national_2023")
+            factor = table.get(fid)
+            if input_path is not None:
+                source: ReportSource = csv_source(input_path, timezone=tz_name)
+            elif source_factory is not None:
+                source = source_factory()
+            else:
+                raise click.UsageError("no data source configured: give --input FILE.csv")
+            rows = list(source(*fetch_window(start, end, max_gap_s)))
+            settings = CounterSettings(counter_max_kwh=counter_max, max_interval_s=max_gap_s)
+            meters = {m.asset: m for m in cfg.meters} if cfg else None
+            result = build_report(rows, start=start, end=end, by=by,  # type: ignore[arg-type]
+                                  tariff=tariff, factor_kg_per_kwh=factor.kg_per_kwh, factor_id=fid,
+                                  meters=meters, settings=settings)
+        except (EnergyError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if fmt == "csv":
+            click.echo(to_csv(result), nl=False)
+        elif fmt == "json":
+            click.echo(to_json(result))
+        else:
+            Console().print(_table(result))
+            err.print(f"CO2e: location-based, {fid} = {factor.kg_per_kwh} kgCO2/kWh ({factor.source}, "
+                      f"{factor.year})")
+        for note in result.notes:
+            err.print(f"[yellow]note:[/] {note}")
+
+    return energy
+
+
+#: The group without a database source (offline: --input). The twin CLI builds its own with a source.
+energy = build_energy_group()

@@ -1,0 +1,171 @@
+"""Configuration models (pydantic, extra="forbid") for meters, tariffs, factors and green contracts.
+
+These validate at the edge — a plant file section or a YAML file — and convert to the plain
+frozen dataclasses the computation uses (`to_tariff()`, `to_settings()` ...), so nothing
+inside the package depends on pydantic. The plant model can embed `EnergyConfig` later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from analytics.energy.carbon import EmissionFactor, GreenSupply
+from analytics.energy.counters import DEFAULT_MAX_INTERVAL_S, CounterSettings
+from analytics.energy.errors import ConfigError
+from analytics.energy.tariffs import DEFAULT_TZ, Period, Tariff, window
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MeterConfig(_Model):
+    """One energy meter and how to read it."""
+
+    asset: str = Field(description="asset the meter measures (plant-model asset id)")
+    signal: str = Field(default="energy_kwh", description="signal carrying the value")
+    kind: Literal["counter", "power"] = Field(default="counter", description="cumulative kWh counter or kW")
+    line: str | None = None
+    counter_max_kwh: float | None = Field(default=None, gt=0, description="largest register value, e.g. 999999.9")
+    resolution_kwh: float = Field(default=0.1, ge=0, description="register step (roll-over adds one step)")
+    reset_near_zero_kwh: float = Field(default=1.0, ge=0)
+    max_interval_s: float = Field(default=DEFAULT_MAX_INTERVAL_S, gt=0, description="longer spacing is a gap")
+    standby_threshold_kw: float | None = Field(default=None, ge=0, description="idle above this is waste")
+    waste_min_duration_s: float = Field(default=600.0, gt=0)
+
+    def to_settings(self) -> CounterSettings:
+        """The counter settings for `CounterIntegrator`."""
+        return CounterSettings(counter_max_kwh=self.counter_max_kwh, resolution_kwh=self.resolution_kwh,
+                               reset_near_zero_kwh=self.reset_near_zero_kwh, max_interval_s=self.max_interval_s)
+
+
+class TariffWindowConfig(_Model):
+    """A daily window of a period: 'HH:MM' to 'HH:MM' local time, optionally some months."""
+
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+    period: Period
+    months: list[int] = Field(default_factory=list)
+
+    @field_validator("months")
+    @classmethod
+    def _months_valid(cls, v: list[int]) -> list[int]:
+        if any(m < 1 or m > 12 for m in v):
+            raise ValueError(f"months must be 1..12, got {v}")
+        return v
+
+
+class TariffConfig(_Model):
+    """A time-of-use tariff."""
+
+    name: str
+    timezone: str = DEFAULT_TZ
+    currency: Literal["CNY"] = "CNY"
+    source: str = ""
+    prices_cny_per_kwh: dict[Period, float]
+    default_period: Period = Period.FLAT
+    windows: list[TariffWindowConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz_valid(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    def to_tariff(self) -> Tariff:
+        """The `Tariff` this config describes."""
+        return Tariff(
+            name=self.name, timezone=self.timezone, source=self.source, default_period=self.default_period,
+            prices_cny_per_kwh=dict(self.prices_cny_per_kwh),
+            windows=tuple(window(w.start, w.end, w.period, w.months) for w in self.windows),
+        )
+
+
+class FactorOverride(_Model):
+    """A plant's own value for a factor of the table (e.g. a provincial factor, a supplier's)."""
+
+    value: float = Field(ge=0)
+    unit: str | None = None
+    year: int | None = None
+    source: str = Field(min_length=1, description="where the value comes from (required: auditable)")
+
+
+class GreenContractConfig(_Model):
+    """Green electricity covering part of the consumption (market-based Scope 2).
+
+    `kind`: `gec` green electricity certificates (绿证), `green_power_trade` (绿电交易),
+    `ppa` a direct contract, `onsite` own solar. Give `energy_kwh` (contracted per month) or
+    `share` (fraction of consumption); `factor_kg_per_kwh` is 0 for renewables unless the
+    contract states otherwise.
+    """
+
+    name: str
+    kind: Literal["gec", "green_power_trade", "ppa", "onsite"] = "gec"
+    energy_kwh: float | None = Field(default=None, ge=0)
+    share: float | None = Field(default=None, ge=0, le=1)
+    factor_kg_per_kwh: float = Field(default=0.0, ge=0)
+    months: list[str] = Field(default_factory=list, description="'YYYY-MM' months it covers; empty = all")
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> GreenContractConfig:
+        if (self.energy_kwh is None) == (self.share is None):
+            raise ValueError("give exactly one of energy_kwh or share")
+        return self
+
+    def to_supply(self) -> GreenSupply:
+        """The `GreenSupply` this config describes."""
+        return GreenSupply(name=self.name, kind=self.kind, energy_kwh=self.energy_kwh, share=self.share,
+                           factor_kg_per_kwh=self.factor_kg_per_kwh, months=frozenset(self.months))
+
+
+class EnergyConfig(_Model):
+    """The energy section of a plant: meters, tariff, factor choice and overrides, green contracts."""
+
+    timezone: str = DEFAULT_TZ
+    meters: list[MeterConfig] = Field(default_factory=list)
+    tariff: TariffConfig | None = None
+    location_factor: str = Field(default="cn_national_2023", description="factor id for location-based Scope 2")
+    residual_factor: str | None = Field(default=None, description="factor id for the residual kWh (market-based)")
+    factor_overrides: dict[str, FactorOverride] = Field(default_factory=dict)
+    green_contracts: list[GreenContractConfig] = Field(default_factory=list)
+
+    def overrides(self) -> dict[str, EmissionFactor]:
+        """Factor overrides as `EmissionFactor`s keyed by id (merged by `FactorTable.with_overrides`)."""
+        return {k: EmissionFactor(id=k, value=o.value, unit=o.unit or "", year=o.year, source=o.source,
+                                  scope="override") for k, o in self.factor_overrides.items()}
+
+
+def load_tariff(path: str | Path) -> Tariff:
+    """Read a tariff YAML file (see tariff_example.yaml)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return TariffConfig.model_validate(data).to_tariff()
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read tariff: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: invalid tariff:\n{exc}") from exc
+
+
+def load_energy_config(path: str | Path) -> EnergyConfig:
+    """Read an energy configuration YAML file."""
+    p = Path(path)
+    try:
+        return EnergyConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read energy config: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: invalid energy config:\n{exc}") from exc
+
+
+EXAMPLE_TARIFF_PATH = Path(__file__).with_name("tariff_example.yaml")

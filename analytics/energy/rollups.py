@@ -1,0 +1,191 @@
+"""Hourly and daily rollups: kWh, cost, kgCO2e, idle kWh and kWh per good part per asset.
+
+A rollup record is plain data that a writer turns into one InfluxDB point of measurement
+`energy` (docs/schema.md): tags site, area, line, asset, period (and product when known),
+fields energy_kwh, cost_cny, co2e_kg, idle_kwh, good_parts, kwh_per_good_part, gap. The
+point's time is the start of the hour or local day, so re-computing a bucket and writing it
+again overwrites the earlier point (that is how late data and replays are absorbed).
+
+Intervals are split at bucket edges (energy proportional to time); parts count in the bucket
+where they were reported (a part is an event at its completion, not spread over time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from analytics.energy.intervals import EnergyInterval, next_period_start, period_starts, split_at
+from analytics.energy.kpis import IDLE_STATES, kwh_per_good_part
+from analytics.energy.tariffs import DEFAULT_TZ, Tariff
+
+RollupPeriod = Literal["hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRef:
+    """Where an asset sits in the plant (ISA-95) and what it is making."""
+
+    asset: str
+    line: str = ""
+    area: str = ""
+    site: str = ""
+    product: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledInterval:
+    """An energy interval of one asset, with the machine state and good parts reported at its end."""
+
+    ref: AssetRef
+    interval: EnergyInterval
+    state: str | None = None
+    good_parts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """How energy becomes money and CO2e: a tariff (None: no cost) and a grid factor."""
+
+    tariff: Tariff | None
+    factor_kg_per_kwh: float
+
+    def cost_cny(self, interval: EnergyInterval) -> float:
+        """Cost of an interval (0 without a tariff)."""
+        return self.tariff.interval_cost_cny(interval) if self.tariff is not None else 0.0
+
+    def co2e_kg(self, energy_kwh: float) -> float:
+        """Location-based CO2e of some energy."""
+        return energy_kwh * self.factor_kg_per_kwh
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRecord:
+    """One rollup bucket of one asset (and product)."""
+
+    period: RollupPeriod
+    start: datetime
+    ref: AssetRef
+    energy_kwh: float
+    cost_cny: float
+    co2e_kg: float
+    idle_kwh: float
+    good_parts: float
+    gap: bool
+    flagged: bool
+
+    measurement = "energy"
+
+    @property
+    def kwh_per_good_part(self) -> float | None:
+        """ISO 50001 EnPI of the bucket; None without good parts."""
+        return kwh_per_good_part(self.energy_kwh, self.good_parts)
+
+    def tags(self) -> dict[str, str]:
+        """InfluxDB tags (bounded values only); empty hierarchy levels are omitted."""
+        t = {"site": self.ref.site, "area": self.ref.area, "line": self.ref.line, "asset": self.ref.asset,
+             "period": self.period}
+        if self.ref.product:
+            t["product"] = self.ref.product
+        return {k: v for k, v in t.items() if v}
+
+    def fields(self) -> dict[str, float | int]:
+        """InfluxDB fields; kwh_per_good_part only when defined (Influx has no null)."""
+        f: dict[str, float | int] = {
+            "energy_kwh": self.energy_kwh, "cost_cny": self.cost_cny, "co2e_kg": self.co2e_kg,
+            "idle_kwh": self.idle_kwh, "good_parts": self.good_parts, "gap": int(self.gap),
+        }
+        if (k := self.kwh_per_good_part) is not None:
+            f["kwh_per_good_part"] = k
+        return f
+
+
+@dataclass
+class _Bucket:
+    energy: list[float] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    idle: list[float] = field(default_factory=list)
+    good_parts: float = 0.0
+    gap: bool = False
+    flagged: bool = False
+
+
+class RollupAccumulator:
+    """Streaming rollups: `update(labeled_interval)` returns the buckets that the new data closed.
+
+    Per (asset, product) the intervals arrive in time order, so a bucket is complete once an
+    interval of the same asset starts at or after its end. `flush()` returns what is left
+    (partial buckets) — write them too: a later, complete version overwrites the point.
+    """
+
+    def __init__(self, *, period: RollupPeriod, pricing: Pricing, timezone: str = DEFAULT_TZ,
+                 idle_states: frozenset[str] = IDLE_STATES) -> None:
+        self.period: RollupPeriod = period
+        self.pricing = pricing
+        self.timezone = timezone
+        self.idle_states = idle_states
+        self._tz: tzinfo = ZoneInfo(timezone)
+        self._buckets: dict[tuple[AssetRef, datetime], _Bucket] = {}
+
+    def __repr__(self) -> str:
+        return f"RollupAccumulator(period={self.period!r}, timezone={self.timezone!r})"
+
+    def update(self, item: LabeledInterval) -> list[RollupRecord]:
+        """Add one labelled interval; return buckets of this asset closed before it starts."""
+        iv = item.interval
+        starts = period_starts(iv.start, iv.end, self.period, self._tz)
+        for piece in split_at(iv, starts[1:]):
+            bucket_start = max(s for s in starts if s <= piece.start)
+            b = self._buckets.setdefault((item.ref, bucket_start), _Bucket())
+            b.energy.append(piece.energy_kwh)
+            b.cost.append(self.pricing.cost_cny(piece))
+            if item.state is not None and item.state in self.idle_states:
+                b.idle.append(piece.energy_kwh)
+            b.gap |= piece.gap
+            b.flagged |= piece.flagged
+        if item.good_parts:
+            # Parts reported at the interval's end belong to the bucket containing that instant
+            # (an end exactly on an edge closes the earlier bucket: the part finished by then).
+            end_bucket = max(s for s in starts if s < iv.end)
+            self._buckets.setdefault((item.ref, end_bucket), _Bucket()).good_parts += item.good_parts
+        closed = [k for k in self._buckets
+                  if k[0].asset == item.ref.asset and next_period_start(k[1], self.period, self._tz) <= iv.start]
+        return [self._record(k, self._buckets.pop(k)) for k in sorted(closed, key=lambda k: (k[1], k[0].asset))]
+
+    def flush(self) -> list[RollupRecord]:
+        """Return every open bucket (partial or complete) and forget them."""
+        keys = sorted(self._buckets, key=lambda k: (k[1], k[0].asset, k[0].product or ""))
+        return [self._record(k, self._buckets.pop(k)) for k in keys]
+
+    def _record(self, key: tuple[AssetRef, datetime], b: _Bucket) -> RollupRecord:
+        energy_kwh = math.fsum(b.energy)
+        return RollupRecord(period=self.period, start=key[1], ref=key[0], energy_kwh=energy_kwh,
+                            cost_cny=math.fsum(b.cost), co2e_kg=self.pricing.co2e_kg(energy_kwh),
+                            idle_kwh=math.fsum(b.idle), good_parts=b.good_parts, gap=b.gap, flagged=b.flagged)
+
+
+def rollup(items: Iterable[LabeledInterval], *, period: RollupPeriod, pricing: Pricing,
+           timezone: str = DEFAULT_TZ) -> list[RollupRecord]:
+    """Batch rollups of labelled intervals, sorted by bucket start then asset."""
+    acc = RollupAccumulator(period=period, pricing=pricing, timezone=timezone)
+    out: list[RollupRecord] = []
+    for item in items:
+        out.extend(acc.update(item))
+    out.extend(acc.flush())
+    return sorted(out, key=lambda r: (r.start, r.ref.asset, r.ref.product or ""))
+
+
+def totals(records: Iterable[RollupRecord]) -> Mapping[str, float]:
+    """Sum of energy, cost, CO2e, idle energy and good parts over records."""
+    rs = list(records)
+    return {
+        "energy_kwh": math.fsum(r.energy_kwh for r in rs),
+        "cost_cny": math.fsum(r.cost_cny for r in rs),
+        "co2e_kg": math.fsum(r.co2e_kg for r in rs),
+        "idle_kwh": math.fsum(r.idle_kwh for r in rs),
+        "good_parts": math.fsum(r.good_parts for r in rs),
+    }
