@@ -4,9 +4,10 @@
 service serves it with uvicorn in the same event loop (so the API reads and changes the
 same state the manager works on, without a second writer on the SQLite file).
 OpenAPI at /docs and /openapi.json.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI reads the route functions'
+annotations at run time, and the role dependencies are local to create_app.
+"""
 
 from datetime import datetime
 from typing import Annotated

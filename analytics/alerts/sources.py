@@ -107,6 +107,7 @@ class ConnectivityWatcher:
             log.warning("alerts: unreadable status of edge agent %s: %r", agent, payload[:200])
             return []
         asset = edge_asset(agent)
+        first = agent not in self._status_seen
         self._status_seen[agent] = now
         out: list[AlertEvent] = []
         if agent in self._stale_agents:
@@ -118,7 +119,8 @@ class ConnectivityWatcher:
             out.append(self._event(asset, "edge_offline", EventState.FIRING, f"edge:{agent}:offline",
                                    f"edge agent {agent} is offline: no data from its machines reaches the twin", now))
             return out
-        if agent in self._offline or state == "online":
+        # The first status after a restart clears too: an offline alert may be open from before.
+        if agent in self._offline or first:
             self._offline.discard(agent)
             out.append(self._event(asset, "edge_offline", EventState.CLEARED, f"edge:{agent}:offline",
                                    f"edge agent {agent} is online", now))
