@@ -133,7 +133,7 @@ def create_app(manager: AlertManager, tokens: list[ApiToken]) -> FastAPI:
               responses={**ERRORS, 422: {"model": Problem, "description": "invalid window"}})
     async def add_window(body: WindowIn, who: admin) -> WindowOut:
         if body.start.tzinfo is None or body.end.tzinfo is None or body.end <= body.start:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+            raise HTTPException(422,
                                 "start and end need a time zone, and end must be after start")
         return WindowOut.of(manager.add_window(body.assets, body.start, body.end, body.reason, who.name))
 
@@ -154,7 +154,7 @@ def create_app(manager: AlertManager, tokens: list[ApiToken]) -> FastAPI:
         try:
             cfg = manager.set_routing(body.channels, body.routes)
         except AlertsConfigError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(422, str(exc)) from None
         return Routing(channels=dict(cfg.channels), routes=list(cfg.routes))
 
     @app.delete("/routing", tags=["routing"], summary="Go back to the plant file's routing (admin)",
