@@ -1,0 +1,257 @@
+"""The `pdm` command group: evaluate the detector and RUL on labelled files, train and save models.
+
+    pdm evaluate FILE.csv [FILE.csv …] [--sep SEP] [--time-col NAME] [--label-col anomaly]
+                 [--train-rows N | --train-file FILE] [--json]
+    pdm evaluate-rul RUNS.csv [--unit-col unit] [--time-col time] [--train-steps N] [--json]
+    pdm train FILE.csv --asset ID --out DIR
+    pdm synth OUT_DIR            synthetic bearing runs to try the above on
+
+The lead registers this group in `twin/cli.py` as `twin pdm`. Printing is here, with rich;
+errors in the input become click errors naming the file and column, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from analytics.pdm.errors import PdmError
+from analytics.pdm.evaluate import (
+    Confusion,
+    DetectorSettings,
+    FileResult,
+    evaluate_file,
+    evaluate_rul,
+    labels_of,
+    matrix,
+    read_table,
+    rmse,
+    signal_names,
+)
+from analytics.pdm.models import DEFAULT_METHOD, METHODS, fit_baseline
+from analytics.pdm.store import ModelRegistry, save_model
+
+console = Console()
+
+method_option = click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
+                             help="Detector: PCA T²+Q, robust covariance (MCD) or isolation forest.")
+alpha_option = click.option("--alpha", type=click.FloatRange(1e-6, 0.5), default=0.01, show_default=True,
+                            help="False-alarm probability per statistic that sets the control limit.")
+sep_option = click.option("--sep", default=None, help="Field separator (default: ';' if the header has one, else ',').")
+
+
+@contextmanager
+def _user_errors(param: str | None = None) -> Iterator[None]:
+    """Turn the package's errors into click errors that name the file/column (no traceback)."""
+    try:
+        yield
+    except PdmError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
+
+
+def _sniff_sep(path: Path, sep: str | None) -> str:
+    if sep is not None:
+        return "\t" if sep == "\\t" else sep
+    try:
+        with path.open(encoding="utf-8-sig") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="FILE") from None
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _fmt(v: float) -> str:
+    return "–" if math.isnan(v) else f"{v:.3f}"
+
+
+@click.group()
+def pdm() -> None:
+    """Predictive maintenance: evaluate detectors and RUL, train baseline models."""
+
+
+@pdm.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@sep_option
+@click.option("--time-col", default=None, help="Timestamp column, not a signal (default: datetime/timestamp/time/ts).")
+@click.option("--label-col", default="anomaly", show_default=True, help="0/1 anomaly label column.")
+@click.option("--train-rows", type=click.IntRange(min=1), default=None,
+              help="Train on the first N rows of each file (default: the leading rows labelled 0).")
+@click.option("--train-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Train on this file's normal rows instead, and score every row of each FILE.")
+@click.option("--ignore", multiple=True, help="A numeric column that is not a signal (repeatable).")
+@method_option
+@alpha_option
+@click.option("--dwell", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Consecutive rows needed to raise or clear an alarm (hysteresis).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, label_col: str, train_rows: int | None,
+             train_file: Path | None, ignore: tuple[str, ...], method: str, alpha: float, dwell: int,
+             as_json: bool) -> None:
+    """Score the anomaly detector on labelled CSVs (SKAB layout); per file and pooled metrics.
+
+    For each FILE a baseline is trained on normal data and the remaining rows are scored;
+    a row counts as alarmed when the alert state (with hysteresis) is not normal.
+    Non-numeric columns and other label columns (changepoint) are ignored.
+    """
+    if train_rows is not None and train_file is not None:
+        raise click.UsageError("give --train-rows or --train-file, not both")
+    settings = DetectorSettings(method=method, alpha=alpha, dwell=dwell, ignore=ignore)  # type: ignore[arg-type]
+    train = None
+    if train_file is not None:
+        with _user_errors("--train-file"):
+            train = read_table(train_file, sep=_sniff_sep(train_file, sep), time_col=time_col)
+    results: list[FileResult] = []
+    for path in files:
+        with _user_errors("FILES"):
+            results.append(evaluate_file(path, sep=_sniff_sep(path, sep), time_col=time_col, label_col=label_col,
+                                         train_rows=train_rows, train=train, settings=settings))
+    pooled = sum((r.confusion for r in results), Confusion())
+    if as_json:
+        out = {"settings": {"method": method, "alpha": alpha, "dwell": dwell, "label_col": label_col,
+                            "train_rows": train_rows, "train_file": str(train_file) if train_file else None},
+               "files": [r.as_dict() for r in results], "pooled": pooled.as_dict()}
+        click.echo(json.dumps(out, indent=2))
+        return
+    table = RichTable(title=f"anomaly detection ({method}, alpha {alpha}, dwell {dwell})", box=box.SIMPLE_HEAD)
+    for col in ("file", "train", "scored", "TP", "FP", "FN", "TN", "prec", "recall", "F1", "FAR", "MAR"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+
+    def row(name: str, c: Confusion, n_train: str, n_scored: str, **style: Any) -> None:
+        table.add_row(name, n_train, n_scored, str(c.tp), str(c.fp), str(c.fn), str(c.tn), _fmt(c.precision),
+                      _fmt(c.recall), _fmt(c.f1), _fmt(c.false_alarm_rate), _fmt(c.missed_alarm_rate), **style)
+
+    for r in results:
+        row(r.path.name, r.confusion, str(r.n_train), str(r.n_scored))
+    if len(results) > 1:
+        row("pooled", pooled, str(sum(r.n_train for r in results)), str(sum(r.n_scored for r in results)),
+            style="bold", end_section=False)
+    console.print(table)
+    console.print("[dim]FAR = FP/(FP+TN) false-alarm rate; MAR = FN/(FN+TP) missed-alarm rate[/]")
+
+
+@pdm.command("evaluate-rul")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@sep_option
+@click.option("--unit-col", default="unit", show_default=True, help="Unit (machine, run) id column.")
+@click.option("--time-col", default="time", show_default=True, help="Time or cycle column (numeric, increasing).")
+@click.option("--train-steps", type=click.IntRange(min=1), default=50, show_default=True,
+              help="First rows of every unit taken as healthy for the baseline.")
+@click.option("--failure-score", type=click.FloatRange(min=1, min_open=True), default=None,
+              help="Failure threshold in control-limit units (default: leave-one-unit-out median end-of-life score).")
+@method_option
+@click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.9, show_default=True,
+              help="Confidence level of the RUL interval.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, train_steps: int,
+                     failure_score: float | None, method: str, level: float, as_json: bool) -> None:
+    """Score RUL predictions on run-to-failure data: RMSE and the PHM08 score.
+
+    FILE has one row per unit and time step: a unit id, a time (or cycle) and numeric
+    signals. Each unit runs to failure, so the true RUL of a row is the unit's last time
+    minus the row's time. RUL is predicted at every row where the detector has seen a
+    degradation trend; RMSE and the PHM08 score (d = predicted − true:
+    exp(−d/13)−1 if d<0, exp(d/10)−1 otherwise; Saxena et al. 2008) are over those rows.
+    """
+    with _user_errors("FILE"):
+        report = evaluate_rul(file, sep=_sniff_sep(file, sep), unit_col=unit_col, time_col=time_col,
+                              train_steps=train_steps, method=method, failure_score=failure_score,  # type: ignore[arg-type]
+                              rul_level=level)
+    summary = report.summary()
+    per_unit = [{"unit": u.unit, "failure_time": u.failure_time, "first_alarm_time": u.first_alarm_time,
+                 "lead_time": u.lead_time, "predictions": len(u.predicted),
+                 "rmse": round(rmse(u.predicted, u.true_rul), 4) if len(u.predicted) else None,
+                 "failure_score": round(report.failure_scores[u.unit], 4)} for u in report.units]
+    if as_json:
+        click.echo(json.dumps({"summary": summary, "units": per_unit}, indent=2))
+        return
+    table = RichTable(title=f"RUL on {file}", box=box.SIMPLE_HEAD)
+    for col in ("unit", "failure at", "first alarm", "lead time", "predictions", "RMSE", "failure score"):
+        table.add_column(col, justify="right")
+    for u in per_unit:
+        alarm = "–" if u["first_alarm_time"] is None else f"{u['first_alarm_time']:g}"
+        lead = "–" if u["lead_time"] is None else f"{u['lead_time']:g}"
+        table.add_row(u["unit"], f"{u['failure_time']:g}", alarm, lead, str(u["predictions"]),
+                      "–" if u["rmse"] is None else f"{u['rmse']:.1f}", f"{u['failure_score']:.1f}")
+    console.print(table)
+    for key, value in summary.items():
+        console.print(f"{key:>20}: {value}")
+
+
+@pdm.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--asset", required=True, help="Asset id the model is for (e.g. site/area/line/CNC-03).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Model folder (the service's model registry watches it).")
+@sep_option
+@click.option("--time-col", default=None, help="Timestamp column (default: datetime/timestamp/time/ts).")
+@click.option("--label-col", default="anomaly", show_default=True,
+              help="If present, rows labelled 1 are left out of training.")
+@click.option("--ignore", multiple=True, help="A numeric column that is not a feature (repeatable).")
+@click.option("--failure-score", type=click.FloatRange(min=1, min_open=True), default=100.0, show_default=True,
+              help="Anomaly score (in control-limit units) taken as failure: health 0.")
+@method_option
+@alpha_option
+def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str | None, label_col: str,
+          ignore: tuple[str, ...], failure_score: float, method: str, alpha: float) -> None:
+    """Fit a baseline from a CSV of healthy feature rows and save it (next version) to --out."""
+    with _user_errors("FILE"):
+        table = read_table(file, sep=_sniff_sep(file, sep), time_col=time_col)
+        names = signal_names(table, label_col, ignore)
+        x = matrix(table, names)
+        if label_col in table.columns:
+            x = x[labels_of(table, label_col) == 0]
+        times = table.times or []
+        version = ModelRegistry(out_dir).next_version(asset) if out_dir.exists() else 1
+        model = fit_baseline(x, names, asset=asset, method=method, alpha=alpha,  # type: ignore[arg-type]
+                             failure_score=failure_score, version=version,
+                             train_start=times[0] if times else None,
+                             train_end=times[-1] if times else None)
+    with _user_errors("--out"):
+        try:
+            path = save_model(model, out_dir)
+        except OSError as exc:
+            raise click.BadParameter(f"{out_dir}: cannot write the model: {exc}", param_hint="--out") from None
+    console.print(f"saved [bold]{asset}[/] version {version} ({method}, {len(names)} features, "
+                  f"{model.info.n_train} rows) to {path}")
+    if model.info.dropped_features:
+        dropped = ", ".join(model.info.dropped_features)
+        console.print(f"[yellow]constant in the training data, not modelled:[/] {dropped}")
+
+
+@pdm.command()
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--machines", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth(out_dir: Path, machines: int, seed: int) -> None:
+    """Write synthetic bearing data to try the other commands on (see analytics/pdm/synthetic.py).
+
+    OUT_DIR/healthy.csv (two weeks, for `train`), OUT_DIR/run-N.csv (SKAB layout: healthy,
+    then degradation to failure, labelled, for `evaluate`), OUT_DIR/normal-N.csv (healthy
+    machines, four weeks, for false alarms per machine-week) and OUT_DIR/runs.csv
+    (runs to failure, for `evaluate-rul`).
+    """
+    from analytics.pdm.synthetic import bearing_run, write_rul_csv, write_skab_csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    write_skab_csv(out_dir / "healthy.csv", bearing_run(hours=14 * 24, seed=seed))
+    runs = []
+    for i in range(machines):
+        onset = float(rng.uniform(7, 14) * 24)
+        life = float(rng.uniform(4, 12) * 24)
+        run = bearing_run(hours=1e9, onset_h=onset, failure_h=onset + life, seed=seed + 100 + i)
+        runs.append(run)
+        write_skab_csv(out_dir / f"run-{i + 1}.csv", run)
+        write_skab_csv(out_dir / f"normal-{i + 1}.csv", bearing_run(hours=28 * 24, seed=seed + 200 + i))
+    write_rul_csv(out_dir / "runs.csv", runs)
+    console.print(f"wrote {2 * machines + 2} files to {out_dir}")
