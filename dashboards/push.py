@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from dashboards.build import FOLDER_TITLE, FOLDER_UID, rendered
@@ -66,16 +66,18 @@ def push(*, url: str, token: str, dashboards: list[dict[str, Any]], folder_uid: 
 
 
 def _ensure_folder(api: GrafanaApi, uid: str, title: str) -> tuple[bool, bool]:
+    # grafana-client's folder methods carry no annotations; the calls below are its documented API.
+    folders: Any = api.folder
     try:
-        folder = api.folder.get_folder(uid)
+        folder = folders.get_folder(uid)
     except GrafanaClientError as exc:
         if exc.status_code != 404:
             raise
-        api.folder.create_folder(title, uid=uid)
+        folders.create_folder(title, uid=uid)
         log.info("created folder %s (%s)", uid, title)
         return True, False
     if folder.get("title") != title:
-        api.folder.update_folder(uid, title=title, overwrite=True)
+        folders.update_folder(uid, title=title, overwrite=True)
         log.info("renamed folder %s to %s", uid, title)
         return False, True
     return False, False

@@ -42,7 +42,8 @@ CHARACTERISTICS = {
 }
 
 
-def spc_lines(asset: AssetTags, now: datetime, *, points: int = 40, every: timedelta = timedelta(minutes=5)) -> list[str]:
+def spc_lines(asset: AssetTags, now: datetime, *, points: int = 40,
+              every: timedelta = timedelta(minutes=5)) -> list[str]:
     """Control-chart points per characteristic; every tenth breaks Nelson rule 1, so violations exist."""
     lines = []
     for characteristic, (chart, n, cl, sigma) in CHARACTERISTICS.items():
