@@ -1,0 +1,39 @@
+"""Statistical process control (测): control charts, run rules, capability and ARL simulation.
+
+The streaming service needs only `SpcEvaluator` (built from the plant model's
+`CharacteristicSpc`) and the result types `ChartPoint` / `Violation`; quality engineers use
+`twin spc analyze` / `twin spc arl` (`analytics.spc.cli`). See README.md in this folder for
+the formulas and their sources.
+"""
+
+from analytics.spc.analysis import Analysis, analyze
+from analytics.spc.arl import ArlResult, simulate_arl
+from analytics.spc.capability import Capability, NormalityTest, capability, normality_test
+from analytics.spc.charts import (
+    CChart,
+    Chart,
+    CusumChart,
+    EwmaChart,
+    IndividualsChart,
+    NpChart,
+    PChart,
+    UChart,
+    XbarRChart,
+    XbarSChart,
+)
+from analytics.spc.config import CharacteristicSpc, CusumSettings, EwmaSettings, SpecLimits
+from analytics.spc.constants import Factors, factors
+from analytics.spc.errors import SpcConfigError, SpcDataError, SpcError
+from analytics.spc.evaluator import SpcEvaluator
+from analytics.spc.phase1 import ChartSpec, PhaseOneResult, Samples, build_chart, phase_one, run_chart
+from analytics.spc.points import ChartPoint, Estimate, Limits, Violation
+from analytics.spc.rules import RULE_DESCRIPTIONS, RuleChecker, parse_rules
+
+__all__ = [
+    "RULE_DESCRIPTIONS", "Analysis", "ArlResult", "CChart", "Capability", "CharacteristicSpc", "Chart", "ChartPoint",
+    "ChartSpec", "CusumChart", "CusumSettings", "Estimate", "EwmaChart", "EwmaSettings", "Factors",
+    "IndividualsChart", "Limits", "NormalityTest", "NpChart", "PChart", "PhaseOneResult", "RuleChecker", "Samples",
+    "SpcConfigError", "SpcDataError", "SpcError", "SpcEvaluator", "SpecLimits", "UChart", "Violation",
+    "XbarRChart", "XbarSChart", "analyze", "build_chart", "capability", "factors", "normality_test",
+    "parse_rules", "phase_one", "run_chart", "simulate_arl",
+]
