@@ -42,6 +42,9 @@ from analytics.pdm.models import DEFAULT_METHOD, METHODS, fit_baseline
 from analytics.pdm.store import ModelRegistry, save_model
 
 console = Console()
+if not console.is_terminal:
+    # Piped output (CI logs, files) is read whole; do not squeeze the tables to 80 columns.
+    console.width = 140
 
 method_option = click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
                              help="Detector: PCA T²+Q, robust covariance (MCD) or isolation forest.")
@@ -151,9 +154,12 @@ def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, lab
 @method_option
 @click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.9, show_default=True,
               help="Confidence level of the RUL interval.")
+@click.option("--max-rul", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Cap true and predicted RUL at this horizon (piecewise-linear target, Heimes 2008).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, train_steps: int,
-                     failure_score: float | None, method: str, level: float, as_json: bool) -> None:
+                     failure_score: float | None, method: str, level: float, max_rul: float | None,
+                     as_json: bool) -> None:
     """Score RUL predictions on run-to-failure data: RMSE and the PHM08 score.
 
     FILE has one row per unit and time step: a unit id, a time (or cycle) and numeric
@@ -165,7 +171,7 @@ def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, 
     with _user_errors("FILE"):
         report = evaluate_rul(file, sep=_sniff_sep(file, sep), unit_col=unit_col, time_col=time_col,
                               train_steps=train_steps, method=method, failure_score=failure_score,  # type: ignore[arg-type]
-                              rul_level=level)
+                              rul_level=level, max_rul=max_rul)
     summary = report.summary()
     per_unit = [{"unit": u.unit, "failure_time": u.failure_time, "first_alarm_time": u.first_alarm_time,
                  "lead_time": u.lead_time, "predictions": len(u.predicted),

@@ -373,7 +373,7 @@ def read_runs(path: Path | str, *, sep: str = ",", unit_col: str = "unit", time_
 
 def evaluate_rul(path: Path | str, *, sep: str = ",", unit_col: str = "unit", time_col: str = "time",
                  train_steps: int = 50, method: Method = "pca", failure_score: float | None = None,
-                 dwell: int = 3, rul_level: float = 0.90) -> RulReport:
+                 dwell: int = 3, rul_level: float = 0.90, max_rul: float | None = None) -> RulReport:
     """Score streaming RUL on runs to failure.
 
     The baseline is trained on the first `train_steps` rows of every unit (units start
@@ -381,6 +381,10 @@ def evaluate_rul(path: Path | str, *, sep: str = ",", unit_col: str = "unit", ti
     is the median end-of-life score of the *other* units (leave-one-unit-out), so no unit
     is scored with a threshold learnt from its own failure. Time is in the file's unit
     (hours, cycles); the scorer's "hours" are that unit.
+
+    With `max_rul`, true and predicted RUL (and the interval) are capped at it, the
+    piecewise-linear target of the C-MAPSS literature (Heimes, PHM 2008): "more than
+    max_rul left" is then not an error, as no maintenance plan looks further ahead.
     """
     names, runs = read_runs(path, sep=sep, unit_col=unit_col, time_col=time_col)
     healthy = [x[:train_steps] for _, x in runs.values()]
@@ -409,6 +413,8 @@ def evaluate_rul(path: Path | str, *, sep: str = ",", unit_col: str = "unit", ti
             if r.rul_hours is not None and r.rul_hours_low is not None and r.rul_hours_high is not None:
                 rows.append((failure_time - float(ti), r.rul_hours, r.rul_hours_low, r.rul_hours_high))
         a = np.array(rows, dtype=float).reshape(-1, 4)
+        if max_rul is not None:
+            a = np.minimum(a, max_rul)
         results.append(UnitResult(unit=u, failure_time=failure_time, first_alarm_time=first_alarm, n_rows=len(t),
                                   true_rul=a[:, 0], predicted=a[:, 1], low=a[:, 2], high=a[:, 3]))
     return RulReport(units=results, failure_scores=thresholds)
