@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,7 +45,7 @@ def test_series_with_rollover_reset_and_gap_counts_each_kwh_once() -> None:
     assert ivs[5].lost_kwh_unknown is True
     assert round(sum(i.energy_kwh for i in ivs), 6) == 37.0
     # Intervals tile the time axis: no overlap (no double counting), no hole.
-    assert all(a.end == b.start for a, b in zip(ivs, ivs[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(ivs))
 
 
 def test_drop_far_from_zero_is_a_reset_that_counts_nothing() -> None:

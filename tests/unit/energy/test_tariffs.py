@@ -46,8 +46,9 @@ def test_interval_crossing_valley_flat_and_peak_is_split_exactly(tariff: Tariff)
 def test_full_day_in_march_and_in_july_with_critical_peak(tariff: Tariff) -> None:
     # 10 kW all day, hourly intervals. March: 8 h valley, 8 h flat, 8 h peak.
     def day(mo: int) -> list[EnergyInterval]:
-        return [EnergyInterval(local(2026, mo, 2, 0) + timedelta(hours=h), local(2026, mo, 2, 0) + timedelta(hours=h + 1),
-                               10.0) for h in range(24)]
+        midnight = local(2026, mo, 2, 0)
+        return [EnergyInterval(midnight + timedelta(hours=h), midnight + timedelta(hours=h + 1), 10.0)
+                for h in range(24)]
     march = 80 * PRICE["valley"] + 80 * PRICE["flat"] + 80 * PRICE["peak"]
     july = 80 * PRICE["valley"] + 80 * PRICE["flat"] + 70 * PRICE["peak"] + 10 * PRICE["critical_peak"]
     assert (march, july) == (Decimal("164.00"), Decimal("166.20"))
