@@ -11,8 +11,10 @@ For json:// webhooks the alert's fields are added to the JSON body as top-level 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote, urlencode
@@ -70,10 +72,22 @@ class Notifier(Protocol):
         ...
 
 
+@functools.cache
+def _load_plugins() -> None:
+    # Apprise loads all its plugins on first use; its e-mail plugin imports the stdlib
+    # `imghdr`, deprecated since Python 3.11 (removed in 3.13; Apprise shims it there).
+    # Load them once here with that warning silenced, so it does not surface (or, under
+    # pytest's warnings-as-errors, fail) in the middle of the first delivery.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        apprise.Apprise().add("json://localhost")
+
+
 class AppriseNotifier:
     """The production notifier: one Apprise call per delivery."""
 
     def __init__(self, *, timeout_s: float = 15.0, env: dict[str, str] | None = None) -> None:
+        _load_plugins()
         self.timeout_s = timeout_s
         self._env = env
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from analytics.alerts.annotations import annotation_line
+from analytics.alerts.annotations import Annotations
 from analytics.alerts.config import AlertsConfig
 from analytics.alerts.errors import AlertNotFound, DeliveryError
 from analytics.alerts.manager import AlertManager
@@ -252,28 +252,44 @@ class AlertService:
     # -- annotations -----------------------------------------------------------------------
 
     async def _annotation_loop(self, manager: AlertManager) -> None:
-        assert self.influx is not None
         backoff = Backoff(base_s=0.5, cap_s=30)
-        while True:
-            self._annotate_wake.clear()
-            batch = list(manager.transitions)
-            if batch:
-                lines = [annotation_line(t) for t in batch]
-                try:
-                    await self.influx.write(lines)
-                except InfluxError as exc:
-                    if exc.retryable:
-                        log.warning("alerts: InfluxDB not taking annotations, retrying: %s", exc)
+        annotations = Annotations()
+        pending: list[str] = []
+        try:
+            while True:
+                self._annotate_wake.clear()
+                while manager.transitions:
+                    pending.append(annotations.line(manager.transitions.popleft()))
+                if pending:
+                    if await self._write_annotations(pending):
+                        backoff.reset()
+                        pending = []
+                    else:
                         await asyncio.sleep(backoff.next_delay())
-                        continue
-                    log.error("alerts: InfluxDB refused %d annotations: %s", len(lines), exc)
-                backoff.reset()
-                for _ in batch:
-                    manager.transitions.popleft()
-                self.stats.annotations += len(batch)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._annotate_wake.wait(), timeout=5)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._annotate_wake.wait(), timeout=5)
+        except asyncio.CancelledError:
+            # Shutting down: one last, short attempt, so the final transitions reach the charts.
+            pending.extend(annotations.line(t) for t in manager.transitions)
+            if pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._write_annotations(pending)), timeout=2)
+            raise
+
+    async def _write_annotations(self, lines: list[str]) -> bool:
+        """Write; True when done (written, or refused for good), False to retry later."""
+        assert self.influx is not None
+        try:
+            await self.influx.write(lines)
+        except InfluxError as exc:
+            if exc.retryable:
+                log.warning("alerts: InfluxDB not taking %d annotations, will retry: %s", len(lines), exc)
+                return False
+            log.error("alerts: InfluxDB refused %d annotations: %s", len(lines), exc)
+            return True
+        self.stats.annotations += len(lines)
+        return True
 
     # -- HTTP API --------------------------------------------------------------------------
 
