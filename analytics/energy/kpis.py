@@ -88,6 +88,16 @@ class Finding:
         return (self.end - self.start).total_seconds()
 
     @property
+    def key(self) -> str:
+        """Dedup key for an alert event (one alert per condition per asset, firing then cleared)."""
+        return f"energy:{self.asset}:{self.kind}"
+
+    def details(self) -> dict[str, float | str]:
+        """Numbers for an alert event's details."""
+        return {"start": self.start.isoformat(), "duration_s": self.duration_s, "energy_kwh": self.energy_kwh,
+                "mean_power_kw": self.mean_power_kw}
+
+    @property
     def message(self) -> str:
         """One line for an alert or a report."""
         what = "idle but drawing power" if self.kind == "idle_waste" else "compressor loaded while not producing"

@@ -1,0 +1,77 @@
+"""Per-asset streaming tracker: one call per meter reading → intervals, rollups and waste findings.
+
+This is what the energy streaming service holds per meter: it bundles the integrator
+(counter or power), the hourly and daily rollup accumulators and, when a standby threshold
+is configured, the idle-waste detector, behind one verb, `update(ts, value, ...)`. The
+service maps readings to calls and outputs to InfluxDB points (`RollupRecord.tags/fields`)
+and alert events (`Finding.key/status/message/details`: status open → firing, closed → cleared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from analytics.energy.counters import CounterIntegrator, CounterSettings, PowerIntegrator
+from analytics.energy.intervals import EnergyInterval
+from analytics.energy.kpis import IDLE_STATES, Finding, IdleWasteDetector
+from analytics.energy.rollups import AssetRef, LabeledInterval, Pricing, RollupAccumulator, RollupRecord
+from analytics.energy.tariffs import DEFAULT_TZ
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerOutput:
+    """What one reading produced."""
+
+    interval: EnergyInterval | None = None
+    records: list[RollupRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+class AssetEnergyTracker:
+    """Energy of one asset from its meter readings, rolled up hourly and daily, with waste findings."""
+
+    def __init__(self, *, ref: AssetRef, kind: Literal["counter", "power"], pricing: Pricing,
+                 settings: CounterSettings | None = None, timezone: str = DEFAULT_TZ,
+                 standby_threshold_kw: float | None = None, waste_min_duration_s: float = 600.0,
+                 idle_states: frozenset[str] = IDLE_STATES) -> None:
+        self.ref = ref
+        self.kind = kind
+        self.settings = settings if settings is not None else CounterSettings()
+        self._integrator: CounterIntegrator | PowerIntegrator = (
+            CounterIntegrator(self.settings) if kind == "counter"
+            else PowerIntegrator(max_interval_s=self.settings.max_interval_s))
+        self._rollups = [RollupAccumulator(period=p, pricing=pricing, timezone=timezone, idle_states=idle_states)
+                         for p in ("hour", "day")]
+        self._waste = (IdleWasteDetector(asset=ref.asset, standby_threshold_kw=standby_threshold_kw,
+                                         min_duration_s=waste_min_duration_s, idle_states=idle_states)
+                       if standby_threshold_kw is not None else None)
+
+    def __repr__(self) -> str:
+        return f"AssetEnergyTracker(ref={self.ref!r}, kind={self.kind!r})"
+
+    def update(self, ts: datetime, value: float, *, state: str | None = None, good_parts: float = 0.0,
+               product: str | None = None) -> TrackerOutput:
+        """Take one reading (kWh counter or kW, per `kind`) with the machine state and good parts since the last."""
+        iv = self._integrator.update(ts, value)
+        if iv is None:
+            return TrackerOutput()
+        ref = self.ref if product is None or product == self.ref.product else _with_product(self.ref, product)
+        item = LabeledInterval(ref, iv, state=state, good_parts=good_parts)
+        records = [r for acc in self._rollups for r in acc.update(item)]
+        findings: list[Finding] = []
+        if self._waste is not None and state is not None:
+            # A counter gives no instantaneous power: use the interval's mean power, which is what
+            # the meter can say about how much the machine drew while in this state.
+            power_kw = value if self.kind == "power" else iv.energy_kwh / (iv.duration_s / 3600.0)
+            findings = self._waste.update(ts, power_kw, state)
+        return TrackerOutput(iv, records, findings)
+
+    def flush(self) -> list[RollupRecord]:
+        """Open (partial) buckets, to write now; a complete version overwrites them later."""
+        return [r for acc in self._rollups for r in acc.flush()]
+
+
+def _with_product(ref: AssetRef, product: str) -> AssetRef:
+    return AssetRef(asset=ref.asset, line=ref.line, area=ref.area, site=ref.site, product=product)
