@@ -93,7 +93,7 @@ def create_app(manager: AlertManager, tokens: list[ApiToken]) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[AlertOut]:
-        alerts = manager.list(states=[s.value for s in state or []] or None,
+        alerts = manager.find(states=[s.value for s in state or []] or None,
                               severities=[s.value for s in severity or []] or None, kinds=kind, sources=source,
                               asset=asset, since=since, limit=limit, offset=offset)
         return [AlertOut.of(a) for a in alerts]

@@ -95,7 +95,7 @@ class AlertManager:
         """One alert (AlertNotFound if unknown)."""
         return self.store.get(alert_id)
 
-    def list(self, *, states: list[str] | None = None, severities: list[str] | None = None,
+    def find(self, *, states: list[str] | None = None, severities: list[str] | None = None,
              kinds: list[str] | None = None, sources: list[str] | None = None, asset: str | None = None,
              since: datetime | None = None, limit: int = 100, offset: int = 0) -> list[Alert]:
         """Alerts newest first, filtered; `asset` is a path pattern (e.g. plant1/machining/**)."""

@@ -20,7 +20,7 @@ def test_burst_of_events_for_one_condition_is_one_alert_and_one_notification(mak
     for i in range(50):
         m.ingest(event(ts=T0 + timedelta(seconds=i)))
         m.tick(clock.advance(0.1))
-    [alert] = m.list()
+    [alert] = m.find()
     assert alert.count == 50
     assert alert.last_seen == T0 + timedelta(seconds=49)
     assert outbox(m, alert.id) == [("mail", "firing")]
@@ -31,7 +31,7 @@ def test_different_keys_or_assets_are_different_alerts(make_manager: Make) -> No
     m.ingest(event(key="a"))
     m.ingest(event(key="b"))
     m.ingest(event(key="a", asset=event().asset.__class__("plant1", "machining", "line1", "cnc-02")))
-    assert len(m.list()) == 3
+    assert len(m.find()) == 3
 
 
 def test_unacknowledged_alert_escalates_and_acknowledgement_stops_it(make_manager: Make, clock: Clock) -> None:
@@ -86,7 +86,7 @@ def test_flapping_condition_reopens_the_same_alert_without_renotifying(make_mana
         m.tick(clock.advance(1))
         m.ingest(event("cleared"))
         m.tick(clock.advance(1))
-    [alert] = m.list()
+    [alert] = m.find()
     assert alert.flaps == 9
     assert outbox(m, alert.id) == [("mail", "firing"), ("mail", "resolved")]
 
@@ -97,7 +97,7 @@ def test_refire_after_the_holdoff_is_a_new_alert(make_manager: Make, clock: Cloc
     m.ingest(event("cleared"))
     clock.advance(301)
     m.ingest(event())
-    assert len(m.list()) == 2
+    assert len(m.find()) == 2
 
 
 def test_refire_after_a_manual_resolve_is_a_new_alert(make_manager: Make, clock: Clock) -> None:
@@ -106,7 +106,7 @@ def test_refire_after_a_manual_resolve_is_a_new_alert(make_manager: Make, clock:
     assert a is not None
     m.resolve(a.id, "bob", "replaced sensor")
     m.ingest(event())
-    assert len(m.list()) == 2
+    assert len(m.find()) == 2
 
 
 def test_min_firing_time_suppresses_blips(make_manager: Make, clock: Clock) -> None:
@@ -199,6 +199,6 @@ def test_list_filters_by_state_and_asset_pattern(make_manager: Make) -> None:
     m.ingest(event(key="b", asset=event().asset.__class__("plant2", "x", "y", "z")))
     assert a is not None
     m.acknowledge(a.id, "alice")
-    assert [x.key for x in m.list(states=["acknowledged"])] == ["a"]
-    assert [x.key for x in m.list(asset="plant2/**")] == ["b"]
-    assert [x.key for x in m.list(asset="plant1/machining/line1/cnc-0?")] == ["a"]
+    assert [x.key for x in m.find(states=["acknowledged"])] == ["a"]
+    assert [x.key for x in m.find(asset="plant2/**")] == ["b"]
+    assert [x.key for x in m.find(asset="plant1/machining/line1/cnc-0?")] == ["a"]
