@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import numpy as np
@@ -38,7 +38,7 @@ from analytics.pdm.evaluate import (
     rmse,
     signal_names,
 )
-from analytics.pdm.models import DEFAULT_METHOD, METHODS, fit_baseline
+from analytics.pdm.models import DEFAULT_METHOD, METHODS, Method, fit_baseline
 from analytics.pdm.store import ModelRegistry, save_model
 
 console = Console()
@@ -108,7 +108,7 @@ def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, lab
     """
     if train_rows is not None and train_file is not None:
         raise click.UsageError("give --train-rows or --train-file, not both")
-    settings = DetectorSettings(method=method, alpha=alpha, dwell=dwell, ignore=ignore)  # type: ignore[arg-type]
+    settings = DetectorSettings(method=cast(Method, method), alpha=alpha, dwell=dwell, ignore=ignore)
     train = None
     if train_file is not None:
         with _user_errors("--train-file"):
@@ -170,7 +170,7 @@ def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, 
     """
     with _user_errors("FILE"):
         report = evaluate_rul(file, sep=_sniff_sep(file, sep), unit_col=unit_col, time_col=time_col,
-                              train_steps=train_steps, method=method, failure_score=failure_score,  # type: ignore[arg-type]
+                              train_steps=train_steps, method=cast(Method, method), failure_score=failure_score,
                               rul_level=level, max_rul=max_rul)
     summary = report.summary()
     per_unit = [{"unit": u.unit, "failure_time": u.failure_time, "first_alarm_time": u.first_alarm_time,
@@ -186,7 +186,7 @@ def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, 
     for u in per_unit:
         alarm = "–" if u["first_alarm_time"] is None else f"{u['first_alarm_time']:g}"
         lead = "–" if u["lead_time"] is None else f"{u['lead_time']:g}"
-        table.add_row(u["unit"], f"{u['failure_time']:g}", alarm, lead, str(u["predictions"]),
+        table.add_row(str(u["unit"]), f"{u['failure_time']:g}", alarm, lead, str(u["predictions"]),
                       "–" if u["rmse"] is None else f"{u['rmse']:.1f}", f"{u['failure_score']:.1f}")
     console.print(table)
     for key, value in summary.items():
@@ -218,7 +218,7 @@ def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str 
             x = x[labels_of(table, label_col) == 0]
         times = table.times or []
         version = ModelRegistry(out_dir).next_version(asset) if out_dir.exists() else 1
-        model = fit_baseline(x, names, asset=asset, method=method, alpha=alpha,  # type: ignore[arg-type]
+        model = fit_baseline(x, names, asset=asset, method=cast(Method, method), alpha=alpha,
                              failure_score=failure_score, version=version,
                              train_start=times[0] if times else None,
                              train_end=times[-1] if times else None)

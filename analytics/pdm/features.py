@@ -341,25 +341,25 @@ class FeatureWindow:
         values: dict[str, float] = {}
         n = 0
         for name in spec.vibration:
-            m = self._scalars.get(name)
-            if m is None:
+            vib = self._scalars.get(name)
+            if vib is None:
                 continue
-            n += m.count
-            values[f"{name}_rms"] = m.rms
-            values[f"{name}_peak"] = m.peak
-            values[f"{name}_crest"] = m.crest
-            values[f"{name}_kurtosis"] = m.kurtosis
+            n += vib.count
+            values[f"{name}_rms"] = vib.rms
+            values[f"{name}_peak"] = vib.peak
+            values[f"{name}_crest"] = vib.crest
+            values[f"{name}_kurtosis"] = vib.kurtosis
         for name in spec.trend:
-            m = self._scalars.get(name)
-            if m is None:
+            trend = self._scalars.get(name)
+            if trend is None:
                 continue
-            n += m.count
-            values[f"{name}_mean"] = m.mean
-            values[f"{name}_slope_per_h"] = m.slope_per_s * 3600.0
+            n += trend.count
+            values[f"{name}_mean"] = trend.mean
+            values[f"{name}_slope_per_h"] = trend.slope_per_s * 3600.0
         for name in spec.spectra:
-            b = self._spectra.get(name)
-            if b is not None:
-                values.update({f"{name}_{k}": v for k, v in b.features().items()})
+            bands = self._spectra.get(name)
+            if bands is not None:
+                values.update({f"{name}_{k}": v for k, v in bands.features().items()})
         ambient = self._mean(spec.ambient)
         for name in spec.temperature:
             temp = self._mean(name)

@@ -177,7 +177,7 @@ class IsolationForestDetector:
 
     def score(self, xs: np.ndarray) -> np.ndarray:
         s = -self.forest_.score_samples(xs)
-        return np.maximum((s - self.median_) / (self.limit_ - self.median_), 0.0)
+        return np.asarray(np.maximum((s - self.median_) / (self.limit_ - self.median_), 0.0), dtype=float)
 
 
 def make_detector(method: Method, *, alpha: float = 0.01) -> Detector:
@@ -244,7 +244,7 @@ class BaselineModel:
         # A missing feature (NaN) is imputed with its healthy centre: it neither raises
         # nor lowers the score, it just carries no evidence.
         x = np.where(np.isfinite(x), x, self.center)
-        return ((x - self.center) / self.scale)[:, self.active]
+        return np.asarray(((x - self.center) / self.scale)[:, self.active], dtype=float)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Normalised anomaly score per row of x (columns in `feature_names` order); 1 = control limit."""
