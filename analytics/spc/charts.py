@@ -139,7 +139,8 @@ class IndividualsChart(_Shewhart):
 
     kind = "x"
 
-    def __init__(self, *, mean: float, sigma: float, L: float = 3.0, rules: str | Iterable[str] | None = "nelson") -> None:
+    def __init__(self, *, mean: float, sigma: float, L: float = 3.0,
+                 rules: str | Iterable[str] | None = "nelson") -> None:
         self.mean = _finite("mean", mean)
         self.sigma = _positive("sigma", sigma)
         self.L = L

@@ -302,7 +302,7 @@ def phase_one(spec: ChartSpec, samples: Samples, *, mean: float | None = None, s
     history: list[tuple[int, ...]] = []
     converged = False
     iterations = 0
-    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
+    for iterations in range(1, max_iterations + 1):
         chart = build_chart(probe_spec, limits, subgroup_size=n_sub)
         points = run_chart(chart, samples)
         kept = set(keep)
