@@ -48,10 +48,11 @@ def _parse_when(text: str, tz: ZoneInfo) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=tz)
 
 
-def _table(report: EnergyReport) -> Table:
-    t = Table(title=f"Energy {report.start.isoformat()} → {report.end.isoformat()} by {report.by}")
+def _table(report: EnergyReport, tz: ZoneInfo) -> Table:
+    start, end = report.start.astimezone(tz).isoformat(), report.end.astimezone(tz).isoformat()
+    t = Table(title=f"Energy {start} → {end} by {report.by}")
     t.add_column(report.by)
-    for col in ("kWh", "cost CNY", "kgCO2e", "idle kWh", "good parts", "kWh/good part", "flags"):
+    for col in ("kWh", "CNY", "kgCO2e", "idle kWh", "good", "kWh/good", "flags"):
         t.add_column(col, justify="right")
     for r in (*report.rows, report.total):
         flags = ", ".join(f"{n} {what}" for n, what in ((r.gaps, "gap"), (r.resets, "reset"),
@@ -124,7 +125,7 @@ def build_energy_group(source_factory: SourceFactory | None = None) -> click.Gro
         elif fmt == "json":
             click.echo(to_json(result))
         else:
-            Console().print(_table(result))
+            Console().print(_table(result, tz))
             err.print(f"CO2e: location-based, {fid} = {factor.kg_per_kwh} kgCO2/kWh ({factor.source}, "
                       f"{factor.year})")
         for note in result.notes:

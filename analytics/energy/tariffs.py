@@ -18,7 +18,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from analytics.energy.errors import ConfigError
@@ -100,6 +100,10 @@ class Tariff:
     timezone: str = DEFAULT_TZ
     default_period: Period = Period.FLAT
     source: str = ""
+    # Window edges per local date, computed once: a month of 1-minute intervals asks for the
+    # same few dates hundreds of thousands of times.
+    _edges_by_date: dict[date, tuple[datetime, ...]] = field(default_factory=dict, init=False, repr=False,
+                                                            compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -113,7 +117,7 @@ class Tariff:
 
     @property
     def tz(self) -> ZoneInfo:
-        """The plant's time zone."""
+        """The plant's time zone (ZoneInfo instances are cached by the zoneinfo module)."""
         return ZoneInfo(self.timezone)
 
     def period_at(self, ts: datetime) -> Period:
@@ -135,17 +139,23 @@ class Tariff:
         computed per local date so the local wall-clock times map to the right instants.
         """
         tz = self.tz
-        day = start.astimezone(tz).date() - timedelta(days=1)
-        last_day = end.astimezone(tz).date() + timedelta(days=1)
-        edges = {time(0)} | {w.start for w in self.windows} | {w.end for w in self.windows}
-        out: set[datetime] = set()
+        day = start.astimezone(tz).date()
+        last_day = end.astimezone(tz).date()
+        out: list[datetime] = []
         while day <= last_day:
-            for t in edges:
-                instant = datetime.combine(day, t, tzinfo=tz).astimezone(UTC)
-                if start < instant < end:
-                    out.add(instant)
+            out.extend(t for t in self._edges(day) if start < t < end)
             day += timedelta(days=1)
-        return sorted(out)
+        return out
+
+    def _edges(self, day: date) -> tuple[datetime, ...]:
+        """Instants (UTC, sorted) of local midnight and every window edge on a local date."""
+        cached = self._edges_by_date.get(day)
+        if cached is None:
+            tz = self.tz
+            times = {time(0)} | {w.start for w in self.windows} | {w.end for w in self.windows}
+            cached = tuple(sorted(datetime.combine(day, t, tzinfo=tz).astimezone(UTC) for t in times))
+            self._edges_by_date[day] = cached
+        return cached
 
     def split(self, interval: EnergyInterval) -> list[tuple[EnergyInterval, Period]]:
         """Cut an interval at period boundaries; each piece with its period."""
