@@ -305,11 +305,7 @@ def phase_one(spec: ChartSpec, samples: Samples, *, mean: float | None = None, s
     for iterations in range(1, max_iterations + 1):
         chart = build_chart(probe_spec, limits, subgroup_size=n_sub)
         points = run_chart(chart, samples)
-        kept = set(keep)
-        # A moving range counts only when both of its points are still in the baseline.
-        out = sorted({i for i in keep if points[i].out_of_limits
-                      or (points[i].dispersion is not None and points[i].dispersion.out_of_limits
-                          and (spec.kind not in ("imr", "ewma", "cusum") or i - 1 in kept))})
+        out = _beyond_limits(points, keep, individuals=spec.kind in ("imr", "ewma", "cusum"))
         if not out:
             converged = True
             break
@@ -324,6 +320,25 @@ def phase_one(spec: ChartSpec, samples: Samples, *, mean: float | None = None, s
         log.warning("phase I %s: still points beyond limits after %d iterations", spec.kind, max_iterations)
     return PhaseOneResult(kind=spec.kind, limits=limits, initial_limits=initial, excluded=excluded,
                           iterations=iterations, converged=converged, history=tuple(history))
+
+
+def _beyond_limits(points: Sequence[ChartPoint], keep: Sequence[int], *, individuals: bool) -> list[int]:
+    """Baseline points to drop: beyond the location limits, or with a dispersion point beyond its limits."""
+    kept = set(keep)
+    location = {i for i in keep if points[i].out_of_limits}
+    out = set(location)
+    for i in keep:
+        d = points[i].dispersion
+        if d is None or not d.out_of_limits:
+            continue
+        if not individuals:
+            out.add(i)
+        # A moving range spans points i−1 and i: it counts only when both are still in the
+        # baseline, and a large MR next to a point already dropped is that point's doing
+        # (one outlier makes two large moving ranges; only the outlier should go).
+        elif i - 1 in kept and i - 1 not in location and i not in location:
+            out.add(i)
+    return sorted(out)
 
 
 def _need_points(spec: ChartSpec, n: int) -> None:
