@@ -34,6 +34,7 @@ from analytics.pdm.evaluate import (
     evaluate_rul,
     labels_of,
     matrix,
+    pooled_summary,
     read_table,
     rmse,
     signal_names,
@@ -48,6 +49,8 @@ if not console.is_terminal:
 
 method_option = click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
                              help="Detector: PCA T²+Q, robust covariance (MCD) or isolation forest.")
+trim_option = click.option("--trim", type=click.FloatRange(0, 0.5), default=0.001, show_default=True,
+                           help="Leave out training rows beyond this robust-distance tail probability (0: keep all).")
 alpha_option = click.option("--alpha", type=click.FloatRange(1e-6, 0.5), default=0.01, show_default=True,
                             help="False-alarm probability per statistic that sets the control limit.")
 sep_option = click.option("--sep", default=None, help="Field separator (default: ';' if the header has one, else ',').")
@@ -94,11 +97,12 @@ def pdm() -> None:
 @click.option("--ignore", multiple=True, help="A numeric column that is not a signal (repeatable).")
 @method_option
 @alpha_option
+@trim_option
 @click.option("--dwell", type=click.IntRange(min=1), default=3, show_default=True,
               help="Consecutive rows needed to raise or clear an alarm (hysteresis).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, label_col: str, train_rows: int | None,
-             train_file: Path | None, ignore: tuple[str, ...], method: str, alpha: float, dwell: int,
+             train_file: Path | None, ignore: tuple[str, ...], method: str, alpha: float, trim: float, dwell: int,
              as_json: bool) -> None:
     """Score the anomaly detector on labelled CSVs (SKAB layout); per file and pooled metrics.
 
@@ -108,7 +112,8 @@ def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, lab
     """
     if train_rows is not None and train_file is not None:
         raise click.UsageError("give --train-rows or --train-file, not both")
-    settings = DetectorSettings(method=cast(Method, method), alpha=alpha, dwell=dwell, ignore=ignore)
+    settings = DetectorSettings(method=cast(Method, method), alpha=alpha, dwell=dwell, ignore=ignore,
+                                trim=trim or None)
     train = None
     if train_file is not None:
         with _user_errors("--train-file"):
@@ -120,26 +125,35 @@ def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, lab
                                          train_rows=train_rows, train=train, settings=settings))
     pooled = sum((r.confusion for r in results), Confusion())
     if as_json:
-        out = {"settings": {"method": method, "alpha": alpha, "dwell": dwell, "label_col": label_col,
+        out = {"settings": {"method": method, "alpha": alpha, "trim": trim, "dwell": dwell, "label_col": label_col,
                             "train_rows": train_rows, "train_file": str(train_file) if train_file else None},
-               "files": [r.as_dict() for r in results], "pooled": pooled.as_dict()}
+               "files": [r.as_dict() for r in results], "pooled": pooled_summary(results)}
         click.echo(json.dumps(out, indent=2))
         return
     table = RichTable(title=f"anomaly detection ({method}, alpha {alpha}, dwell {dwell})", box=box.SIMPLE_HEAD)
-    for col in ("file", "train", "scored", "TP", "FP", "FN", "TN", "prec", "recall", "F1", "FAR", "MAR"):
+    for col in ("file", "train", "scored", "TP", "FP", "FN", "TN", "prec", "recall", "F1", "FAR", "MAR",
+                "false alarms", "found", "delay"):
         table.add_column(col, justify="left" if col == "file" else "right")
 
-    def row(name: str, c: Confusion, n_train: str, n_scored: str, **style: Any) -> None:
-        table.add_row(name, n_train, n_scored, str(c.tp), str(c.fp), str(c.fn), str(c.tn), _fmt(c.precision),
-                      _fmt(c.recall), _fmt(c.f1), _fmt(c.false_alarm_rate), _fmt(c.missed_alarm_rate), **style)
+    def row(name: str, c: Confusion, n_train: int, n_scored: int, false_alarms: int, found: str, delay: float | None,
+            **style: Any) -> None:
+        table.add_row(name, str(n_train), str(n_scored), str(c.tp), str(c.fp), str(c.fn), str(c.tn),
+                      _fmt(c.precision), _fmt(c.recall), _fmt(c.f1), _fmt(c.false_alarm_rate),
+                      _fmt(c.missed_alarm_rate), str(false_alarms), found, "–" if delay is None else f"{delay:.1f}",
+                      **style)
 
     for r in results:
-        row(r.path.name, r.confusion, str(r.n_train), str(r.n_scored))
+        d = r.as_dict()
+        row(r.path.name, r.confusion, r.n_train, r.n_scored, r.false_alarm_episodes,
+            f"{r.detected_segments}/{r.segments}", d["mean_detection_delay_rows"])
     if len(results) > 1:
-        row("pooled", pooled, str(sum(r.n_train for r in results)), str(sum(r.n_scored for r in results)),
-            style="bold", end_section=False)
+        p = pooled_summary(results)
+        row("pooled", pooled, p["train_rows"], p["scored_rows"], p["false_alarm_episodes"],
+            f"{p['detected_segments']}/{p['anomaly_segments']}", p["mean_detection_delay_rows"], style="bold")
     console.print(table)
-    console.print("[dim]FAR = FP/(FP+TN) false-alarm rate; MAR = FN/(FN+TP) missed-alarm rate[/]")
+    console.print("[dim]FAR = FP/(FP+TN) false-alarm rate; MAR = FN/(FN+TP) missed-alarm rate (per row). "
+                  "false alarms = alarms raised on a normal row; found = labelled segments alarmed; "
+                  "delay = mean rows from segment start to its first alarm.[/]")
 
 
 @pdm.command("evaluate-rul")
@@ -152,13 +166,14 @@ def evaluate(files: tuple[Path, ...], sep: str | None, time_col: str | None, lab
 @click.option("--failure-score", type=click.FloatRange(min=1, min_open=True), default=None,
               help="Failure threshold in control-limit units (default: leave-one-unit-out median end-of-life score).")
 @method_option
+@trim_option
 @click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.9, show_default=True,
               help="Confidence level of the RUL interval.")
 @click.option("--max-rul", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Cap true and predicted RUL at this horizon (piecewise-linear target, Heimes 2008).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, train_steps: int,
-                     failure_score: float | None, method: str, level: float, max_rul: float | None,
+                     failure_score: float | None, method: str, trim: float, level: float, max_rul: float | None,
                      as_json: bool) -> None:
     """Score RUL predictions on run-to-failure data: RMSE and the PHM08 score.
 
@@ -171,7 +186,7 @@ def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, 
     with _user_errors("FILE"):
         report = evaluate_rul(file, sep=_sniff_sep(file, sep), unit_col=unit_col, time_col=time_col,
                               train_steps=train_steps, method=cast(Method, method), failure_score=failure_score,
-                              rul_level=level, max_rul=max_rul)
+                              rul_level=level, max_rul=max_rul, trim=trim or None)
     summary = report.summary()
     per_unit = [{"unit": u.unit, "failure_time": u.failure_time, "first_alarm_time": u.first_alarm_time,
                  "lead_time": u.lead_time, "predictions": len(u.predicted),
@@ -207,8 +222,9 @@ def evaluate_rul_cmd(file: Path, sep: str | None, unit_col: str, time_col: str, 
               help="Anomaly score (in control-limit units) taken as failure: health 0.")
 @method_option
 @alpha_option
+@trim_option
 def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str | None, label_col: str,
-          ignore: tuple[str, ...], failure_score: float, method: str, alpha: float) -> None:
+          ignore: tuple[str, ...], failure_score: float, method: str, alpha: float, trim: float) -> None:
     """Fit a baseline from a CSV of healthy feature rows and save it (next version) to --out."""
     with _user_errors("FILE"):
         table = read_table(file, sep=_sniff_sep(file, sep), time_col=time_col)
@@ -219,7 +235,7 @@ def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str 
         times = table.times or []
         version = ModelRegistry(out_dir).next_version(asset) if out_dir.exists() else 1
         model = fit_baseline(x, names, asset=asset, method=cast(Method, method), alpha=alpha,
-                             failure_score=failure_score, version=version,
+                             failure_score=failure_score, version=version, trim=trim or None,
                              train_start=times[0] if times else None,
                              train_end=times[-1] if times else None)
     with _user_errors("--out"):
@@ -228,7 +244,7 @@ def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str 
         except OSError as exc:
             raise click.BadParameter(f"{out_dir}: cannot write the model: {exc}", param_hint="--out") from None
     console.print(f"saved [bold]{asset}[/] version {version} ({method}, {len(names)} features, "
-                  f"{model.info.n_train} rows) to {path}")
+                  f"{model.info.n_train} rows, {model.info.n_trimmed} trimmed as outliers) to {path}")
     if model.info.dropped_features:
         dropped = ", ".join(model.info.dropped_features)
         console.print(f"[yellow]constant in the training data, not modelled:[/] {dropped}")
@@ -241,16 +257,21 @@ def train(file: Path, asset: str, out_dir: Path, sep: str | None, time_col: str 
 def synth(out_dir: Path, machines: int, seed: int) -> None:
     """Write synthetic bearing data to try the other commands on (see analytics/pdm/synthetic.py).
 
-    OUT_DIR/healthy.csv (two weeks, for `train`), OUT_DIR/run-N.csv (SKAB layout: healthy,
-    then degradation to failure, labelled, for `evaluate`), OUT_DIR/normal-N.csv (healthy
-    machines, four weeks, for false alarms per machine-week) and OUT_DIR/runs.csv
-    (runs to failure, for `evaluate-rul`).
+    \b
+    OUT_DIR/healthy.csv               two weeks healthy, for `train` / --train-file
+    OUT_DIR/healthy-contaminated.csv  the same with 2 % upset rows (robustness of the baseline)
+    OUT_DIR/run-N.csv                 healthy, then bearing degradation to failure, labelled (SKAB layout)
+    OUT_DIR/cool-N.csv                healthy, then a cooling fault (+1.5 K at equal load), labelled
+    OUT_DIR/normal-N.csv              four healthy weeks: false alarms per machine-week
+    OUT_DIR/runs.csv                  the run-N data as runs to failure, for `evaluate-rul`
     """
-    from analytics.pdm.synthetic import bearing_run, write_rul_csv, write_skab_csv
+    from analytics.pdm.synthetic import bearing_run, contaminate, cooling_fault_run, write_rul_csv, write_skab_csv
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    write_skab_csv(out_dir / "healthy.csv", bearing_run(hours=14 * 24, seed=seed))
+    healthy = bearing_run(hours=14 * 24, seed=seed)
+    write_skab_csv(out_dir / "healthy.csv", healthy)
+    write_skab_csv(out_dir / "healthy-contaminated.csv", contaminate(healthy, seed=seed))
     runs = []
     for i in range(machines):
         onset = float(rng.uniform(7, 14) * 24)
@@ -258,6 +279,8 @@ def synth(out_dir: Path, machines: int, seed: int) -> None:
         run = bearing_run(hours=1e9, onset_h=onset, failure_h=onset + life, seed=seed + 100 + i)
         runs.append(run)
         write_skab_csv(out_dir / f"run-{i + 1}.csv", run)
+        write_skab_csv(out_dir / f"cool-{i + 1}.csv",
+                       cooling_fault_run(hours=21 * 24, onset_h=onset, seed=seed + 300 + i))
         write_skab_csv(out_dir / f"normal-{i + 1}.csv", bearing_run(hours=28 * 24, seed=seed + 200 + i))
     write_rul_csv(out_dir / "runs.csv", runs)
-    console.print(f"wrote {2 * machines + 2} files to {out_dir}")
+    console.print(f"wrote {3 * machines + 3} files to {out_dir}")

@@ -179,11 +179,41 @@ class FileResult:
     signals: tuple[str, ...]
     confusion: Confusion
     ignored: tuple[str, ...] = ()
+    false_alarm_episodes: int = 0
+    segments: int = 0
+    delays_rows: tuple[int, ...] = ()
+
+    @property
+    def detected_segments(self) -> int:
+        """Labelled anomaly segments with at least one alarmed row."""
+        return len(self.delays_rows)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {"file": str(self.path), "train_rows": self.n_train, "scored_rows": self.n_scored,
-                "signals": list(self.signals), "ignored_columns": list(self.ignored), **self.confusion.as_dict()}
+                "signals": list(self.signals), "ignored_columns": list(self.ignored), **self.confusion.as_dict(),
+                "false_alarm_episodes": self.false_alarm_episodes, "anomaly_segments": self.segments,
+                "detected_segments": self.detected_segments,
+                "mean_detection_delay_rows": round(statistics.mean(self.delays_rows), 3) if self.delays_rows else None}
+
+
+def episodes(truth: np.ndarray, predicted: np.ndarray) -> tuple[int, int, tuple[int, ...]]:
+    """(alarms raised on a normal row, labelled segments, delay in rows to the first alarm of each detected one).
+
+    Row counts say how long the operator was misled; these say how often they were woken
+    and how long a real fault went unnoticed.
+    """
+    t, p = np.asarray(truth, dtype=int), np.asarray(predicted, dtype=int)
+    rises = np.flatnonzero(np.diff(np.concatenate([[0], p])) == 1)
+    false_alarms = int(np.sum(t[rises] == 0))
+    starts = np.flatnonzero(np.diff(np.concatenate([[0], t])) == 1)
+    ends = np.flatnonzero(np.diff(np.concatenate([t, [0]])) == -1) + 1
+    delays = []
+    for a, b in zip(starts, ends, strict=True):
+        hit = np.flatnonzero(p[a:b])
+        if len(hit):
+            delays.append(int(hit[0]))
+    return false_alarms, len(starts), tuple(delays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +224,7 @@ class DetectorSettings:
     alpha: float = 0.01
     dwell: int = 3
     ignore: tuple[str, ...] = field(default_factory=tuple)
+    trim: float | None = 0.001
 
 
 def labels_of(table: Table, label_col: str) -> np.ndarray:
@@ -264,19 +295,33 @@ def evaluate_file(path: Path | str, *, sep: str = ",", time_col: str | None = No
     if len(x_train) < MIN_TRAIN_ROWS:
         raise DataError(f"{table.path}: {len(x_train)} normal training rows; at least {MIN_TRAIN_ROWS} are needed"
                         " (see --train-rows / --train-file)")
-    model = fit_baseline(x_train, names, asset=table.path.stem, method=settings.method, alpha=settings.alpha)
+    model = fit_baseline(x_train, names, asset=table.path.stem, method=settings.method, alpha=settings.alpha,
+                         trim=settings.trim)
     predicted = alarm_states(model, x[start:], dwell=settings.dwell)
     confusion = Confusion.of(y[start:], predicted)
+    false_alarms, segments, delays = episodes(y[start:], predicted)
     log.info("%s: trained on %d rows, scored %d: %s", table.path, len(x_train), len(y) - start, confusion)
     return FileResult(path=table.path, n_train=len(x_train), n_scored=len(y) - start, signals=names,
-                      confusion=confusion, ignored=tuple(c for c in table.ignored if c != time_col))
+                      confusion=confusion, ignored=tuple(c for c in table.ignored if c != time_col),
+                      false_alarm_episodes=false_alarms, segments=segments, delays_rows=delays)
 
 
-def evaluate_files(paths: Sequence[Path | str], **kwargs: Any) -> tuple[list[FileResult], Confusion]:
-    """Evaluate each file; return per-file results and the pooled confusion."""
-    results = [evaluate_file(p, **kwargs) for p in paths]
+def pooled_summary(results: Sequence[FileResult]) -> dict[str, Any]:
+    """Confusion counts and rates summed over files, with alarm episodes and detection delays."""
     pooled = sum((r.confusion for r in results), Confusion())
-    return results, pooled
+    delays = [d for r in results for d in r.delays_rows]
+    return {"files": len(results), "train_rows": sum(r.n_train for r in results),
+            "scored_rows": sum(r.n_scored for r in results), **pooled.as_dict(),
+            "false_alarm_episodes": sum(r.false_alarm_episodes for r in results),
+            "anomaly_segments": sum(r.segments for r in results),
+            "detected_segments": sum(r.detected_segments for r in results),
+            "mean_detection_delay_rows": round(statistics.mean(delays), 3) if delays else None}
+
+
+def evaluate_files(paths: Sequence[Path | str], **kwargs: Any) -> tuple[list[FileResult], dict[str, Any]]:
+    """Evaluate each file; return per-file results and the pooled summary."""
+    results = [evaluate_file(p, **kwargs) for p in paths]
+    return results, pooled_summary(results)
 
 
 # --- RUL -----------------------------------------------------------------------------------
@@ -373,7 +418,8 @@ def read_runs(path: Path | str, *, sep: str = ",", unit_col: str = "unit", time_
 
 def evaluate_rul(path: Path | str, *, sep: str = ",", unit_col: str = "unit", time_col: str = "time",
                  train_steps: int = 50, method: Method = "pca", failure_score: float | None = None,
-                 dwell: int = 3, rul_level: float = 0.90, max_rul: float | None = None) -> RulReport:
+                 dwell: int = 3, rul_level: float = 0.90, max_rul: float | None = None,
+                 trim: float | None = 0.001) -> RulReport:
     """Score streaming RUL on runs to failure.
 
     The baseline is trained on the first `train_steps` rows of every unit (units start
@@ -389,7 +435,7 @@ def evaluate_rul(path: Path | str, *, sep: str = ",", unit_col: str = "unit", ti
     names, runs = read_runs(path, sep=sep, unit_col=unit_col, time_col=time_col)
     healthy = [x[:train_steps] for _, x in runs.values()]
     x_train = np.vstack(healthy)
-    model = fit_baseline(x_train, names, asset=Path(path).stem, method=method)
+    model = fit_baseline(x_train, names, asset=Path(path).stem, method=method, trim=trim)
     end_scores = {u: float(model.score(x[-1:])[0]) for u, (_, x) in runs.items()}
     thresholds: dict[str, float] = {}
     for u in runs:

@@ -214,6 +214,7 @@ class ModelInfo:
     train_end: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     dropped_features: tuple[str, ...] = ()
+    n_trimmed: int = 0
 
 
 class BaselineModel:
@@ -269,10 +270,40 @@ class BaselineModel:
         return float(health_index(score, self.info.failure_score))
 
 
+def trim_outliers(x: np.ndarray, *, trim: float) -> np.ndarray:
+    """Mask of rows to keep: those within the χ²(p, 1 − trim) quantile of their MCD robust distance.
+
+    A "healthy" period nearly always holds a few upsets nobody labelled (a crash, a knock on
+    the sensor). The robust distance finds them without being pulled towards them, and
+    dropping them before any detector is fitted keeps them out of its covariance, its
+    forest and its limits (the reweighting step of Rousseeuw & Van Driessen 1999, used
+    the same way for robust PCA by Hubert, Rousseeuw & Vanden Branden, Technometrics 47
+    (2005) 64–79).
+    """
+    med = np.median(x, axis=0)
+    mad = np.median(np.abs(x - med), axis=0) * 1.4826  # MAD → σ for Gaussian data
+    ok = mad > 0
+    if ok.sum() < 1:
+        return np.ones(len(x), dtype=bool)
+    z = (x[:, ok] - med[ok]) / mad[ok]
+    try:
+        mcd = RobustCovariance(alpha=trim)
+        mcd.fit(z)
+    except DataError:
+        log.warning("robust covariance singular; training rows are not trimmed")
+        return np.ones(len(x), dtype=bool)
+    return np.asarray(mcd.score(z) <= 1.0, dtype=bool)
+
+
 def fit_baseline(x: np.ndarray, feature_names: Sequence[str], *, asset: str, method: Method = DEFAULT_METHOD,
                  alpha: float = 0.01, failure_score: float = 100.0, version: int = 1,
-                 train_start: str | None = None, train_end: str | None = None) -> BaselineModel:
-    """Learn a baseline from healthy rows x (n × p, columns named by feature_names)."""
+                 train_start: str | None = None, train_end: str | None = None,
+                 trim: float | None = 0.001) -> BaselineModel:
+    """Learn a baseline from healthy rows x (n × p, columns named by feature_names).
+
+    With `trim`, rows beyond the 1 − trim robust-distance quantile are left out first
+    (see `trim_outliers`); None fits on every row.
+    """
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(feature_names):
         raise DataError(f"expected rows of {len(feature_names)} features, got an array of shape {x.shape}")
@@ -282,6 +313,13 @@ def fit_baseline(x: np.ndarray, feature_names: Sequence[str], *, asset: str, met
         raise DataError(f"{asset}: {len(x)} complete healthy rows; at least {MIN_TRAIN_ROWS} are needed")
     if failure_score <= 1:
         raise DataError("failure_score must be above 1 (the control limit)")
+    n_trimmed = 0
+    if trim is not None:
+        keep = trim_outliers(x, trim=trim)
+        if keep.sum() >= MIN_TRAIN_ROWS:
+            n_trimmed = int(len(x) - keep.sum())
+            x = x[keep]
+            log.info("asset %s: %d of %d training rows trimmed as outliers", asset, n_trimmed, n_trimmed + len(x))
     center = x.mean(axis=0)
     scale = x.std(axis=0, ddof=1)
     # A feature that never moved while healthy has no spread to standardise by; it is left
@@ -297,7 +335,7 @@ def fit_baseline(x: np.ndarray, feature_names: Sequence[str], *, asset: str, met
     detector.fit(((x - center) / scale)[:, active])
     info = ModelInfo(asset=asset, method=method, feature_names=tuple(feature_names), version=version, alpha=alpha,
                      failure_score=failure_score, n_train=len(x), train_start=train_start, train_end=train_end,
-                     dropped_features=dropped)
+                     dropped_features=dropped, n_trimmed=n_trimmed)
     return BaselineModel(info, center=center, scale=scale, active=active, detector=detector)
 
 

@@ -80,6 +80,36 @@ def bearing_run(*, hours: float, onset_h: float = math.inf, failure_h: float = m
     return BearingRun(t_h=t, x=x, anomaly=anomaly, onset_h=onset_h, failure_h=failure_h)
 
 
+def cooling_fault_run(*, hours: float, onset_h: float, offset_k: float = 1.5, noise: float = 0.08,
+                      seed: int = 0) -> BearingRun:
+    """A healthy bearing whose cooling degrades at onset_h: temperature rise +offset_k, nothing else.
+
+    A fault that breaks the correlation between load and temperature rather than pushing
+    one signal out of its range: +1.5 K is inside the healthy range of temp_rise across
+    loads (≈ 12–21 K) but only ≈ 2.3 times its noise at a given load (σ ≈ 0.65 K), so
+    only a detector that models the correlation can see it, and not on every window.
+    """
+    run = bearing_run(hours=hours, noise=noise, seed=seed)
+    x = run.x.copy()
+    after = run.t_h >= onset_h
+    x[after, SIGNALS.index("temp_rise")] += offset_k
+    return BearingRun(t_h=run.t_h, x=x, anomaly=after.astype(int), onset_h=onset_h, failure_h=math.inf)
+
+
+def contaminate(run: BearingRun, *, fraction: float = 0.02, factor: float = 3.0, seed: int = 0) -> BearingRun:
+    """Multiply vibration RMS and band energy of a random `fraction` of rows by `factor`, labels unchanged.
+
+    Models a "healthy" training period with a few unnoticed upsets (a tool crash, a
+    sensor knock), to measure how much each baseline is spoiled by them.
+    """
+    rng = np.random.default_rng(seed)
+    x = run.x.copy()
+    rows = rng.random(len(x)) < fraction
+    for name in ("vib_rms", "bpfo_band"):
+        x[rows, SIGNALS.index(name)] *= factor
+    return BearingRun(t_h=run.t_h, x=x, anomaly=run.anomaly, onset_h=run.onset_h, failure_h=run.failure_h)
+
+
 def write_skab_csv(path: Path | str, run: BearingRun) -> None:
     """Write a run in the SKAB layout: `;`-separated, `datetime` first, `anomaly` and `changepoint` last."""
     with Path(path).open("w", newline="", encoding="utf-8") as f:

@@ -88,3 +88,21 @@ def test_scorer_warns_days_before_failure_and_stays_quiet_on_a_healthy_machine(h
     states = {quiet.update(FeatureVector(ts_s=t * 3600, values=dict(zip(SIGNALS, r, strict=True)))).state
               for t, r in zip(normal.t_h, normal.x, strict=True)}
     assert states == {"normal"}
+
+
+def test_trimming_keeps_unlabelled_upsets_out_of_the_baseline() -> None:
+    from analytics.pdm.synthetic import contaminate, cooling_fault_run
+
+    clean = bearing_run(hours=7 * 24, seed=1)
+    dirty = contaminate(clean, fraction=0.02, seed=2)
+    fault = cooling_fault_run(hours=14 * 24, onset_h=7 * 24, offset_k=2.0, seed=3)
+    after = fault.x[fault.anomaly == 1]
+    trimmed = fit_baseline(dirty.x, SIGNALS, asset="A")
+    untrimmed = fit_baseline(dirty.x, SIGNALS, asset="A", trim=None)
+    reference = fit_baseline(clean.x, SIGNALS, asset="A", trim=None)
+    assert trimmed.info.n_trimmed >= 0.015 * len(clean.x)
+    recall = {name: float(np.mean(m.score(after) >= 1.0))
+              for name, m in (("trimmed", trimmed), ("untrimmed", untrimmed), ("clean", reference))}
+    # Upsets in the training data hide a cooling fault; trimming them restores the detector.
+    assert recall["untrimmed"] < 0.5 * recall["clean"]
+    assert recall["trimmed"] > 0.8 * recall["clean"]

@@ -35,7 +35,7 @@ def test_saved_model_reloads_and_scores_identically(method: str, data: tuple[np.
     side = json.loads(path.with_suffix(".json").read_text())
     assert side["asset"] == ASSET and side["method"] == method and side["version"] == 1
     assert side["feature_names"] == list(SIGNALS)
-    assert side["train_start"] == "2026-01-05T00:00:00Z" and side["n_train"] == len(healthy)
+    assert side["train_start"] == "2026-01-05T00:00:00Z" and side["n_train"] + side["n_trimmed"] == len(healthy)
     assert {"numpy", "scikit-learn", "joblib", "python"} <= set(side["libraries"])
 
 
