@@ -110,7 +110,8 @@ def simulate_arl(chart: str = "shewhart", *, shift: float = 0.0, runs: int = 100
     block = 64
 
     def draw() -> list[float]:
-        return (rng.standard_normal(block) + shift).tolist()
+        values: list[float] = (rng.standard_normal(block) + shift).tolist()
+        return values
 
     started = time.perf_counter()
     lengths = np.empty(runs, dtype=float)

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from analytics.spc.constants import d2
@@ -89,7 +89,7 @@ class Capability:
         }
 
 
-def normality_test(values: Sequence[float], *, alpha: float = 0.05) -> NormalityTest | None:
+def normality_test(values: ArrayLike, *, alpha: float = 0.05) -> NormalityTest | None:
     """Shapiro–Wilk for n ≤ 5000, Anderson–Darling above; None with fewer than 3 points."""
     x = np.asarray(values, dtype=float)
     if x.size < 3 or float(np.ptp(x)) == 0.0:
@@ -125,7 +125,7 @@ def _bissell_ci(value: float, n: int, confidence: float) -> Estimate:
     return Estimate(value, value - half, value + half, confidence)
 
 
-def capability(values: Sequence[float], *, lsl: float | None = None, usl: float | None = None,
+def capability(values: ArrayLike, *, lsl: float | None = None, usl: float | None = None,
                target: float | None = None, sigma_within: float | None = None, confidence: float = 0.95,
                in_control: bool = True) -> Capability:
     """Capability of `values` against the spec limits.

@@ -39,17 +39,17 @@ class _Model(BaseModel):
 class EwmaSettings(_Model):
     """EWMA design: λ and L (defaults give ARL₀ ≈ 500, Montgomery Table 9.11) and the limit form."""
 
-    lam: float = Field(0.1, gt=0, le=1, description="smoothing constant λ")
-    L: float = Field(2.814, gt=0, description="limit width in σ of the EWMA statistic")
+    lam: float = Field(default=0.1, gt=0, le=1, description="smoothing constant λ")
+    L: float = Field(default=2.814, gt=0, description="limit width in σ of the EWMA statistic")
     limits: Literal["exact", "asymptotic"] = "exact"
 
 
 class CusumSettings(_Model):
     """Tabular CUSUM design in σ units (defaults k = 0.5, h = 5: ARL₀ ≈ 465, Montgomery Table 9.3)."""
 
-    k: float = Field(0.5, ge=0, description="reference value, in σ")
-    h: float = Field(5.0, gt=0, description="decision interval, in σ")
-    headstart: float = Field(0.0, ge=0, lt=1, description="fast initial response, fraction of H (0.5 is usual)")
+    k: float = Field(default=0.5, ge=0, description="reference value, in σ")
+    h: float = Field(default=5.0, gt=0, description="decision interval, in σ")
+    headstart: float = Field(default=0.0, ge=0, lt=1, description="fast initial response, fraction of H (0.5 is usual)")
 
 
 class SpecLimits(_Model):
@@ -58,8 +58,8 @@ class SpecLimits(_Model):
     lsl: float | None = None
     usl: float | None = None
     target: float | None = None
-    center: float | None = Field(None, description="known process mean (or standard p, c, u); else Phase I")
-    sigma: float | None = Field(None, gt=0, description="known within-subgroup σ; else Phase I")
+    center: float | None = Field(default=None, description="known process mean (or standard p, c, u); else Phase I")
+    sigma: float | None = Field(default=None, gt=0, description="known within-subgroup σ; else Phase I")
 
     @model_validator(mode="after")
     def _ordered(self) -> SpecLimits:
@@ -72,12 +72,12 @@ class CharacteristicSpc(SpecLimits):
     """How one characteristic is charted: chart type, subgroup size, rules, specs, per-product overrides."""
 
     chart: ChartKind
-    subgroup_size: int = Field(1, ge=1, description="measurements per subgroup (np: units per sample)")
+    subgroup_size: int = Field(default=1, ge=1, description="measurements per subgroup (np: units per sample)")
     rules: str | list[str] = "nelson"
-    L: float | None = Field(None, gt=0, description="Shewhart limit width in σ (default 3)")
-    ewma: EwmaSettings = EwmaSettings()
-    cusum: CusumSettings = CusumSettings()
-    baseline_points: int = Field(25, ge=2, description="chart points used for Phase I when center/sigma unknown")
+    L: float | None = Field(default=None, gt=0, description="Shewhart limit width in σ (default 3)")
+    ewma: EwmaSettings = Field(default_factory=EwmaSettings)
+    cusum: CusumSettings = Field(default_factory=CusumSettings)
+    baseline_points: int = Field(default=25, ge=2, description="Phase I chart points when center/sigma unknown")
     products: dict[str, SpecLimits] = Field(default_factory=dict)
 
     @field_validator("rules")
