@@ -30,10 +30,11 @@ them would raise false alarms at unknown rates.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from analytics.spc.constants import factors
 from analytics.spc.errors import SpcConfigError, SpcDataError
@@ -62,6 +63,22 @@ class Chart(Protocol):
         ...
 
 
+class _Params:
+    """river-style: constructor arguments are stored unchanged, so repr and clone() work."""
+
+    def _params(self) -> dict[str, Any]:
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def clone(self) -> Self:
+        """A fresh chart with the same parameters and no history."""
+        return type(self)(**self._params())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({args})"
+
+
 def _positive(name: str, value: float) -> float:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise SpcConfigError(f"{name} must be a positive finite number, got {value!r}")
@@ -83,7 +100,7 @@ def _limit_rule(rules: tuple[str, ...]) -> str | None:
     return None
 
 
-class _Shewhart:
+class _Shewhart(_Params):
     """Shared plumbing: standardise, check rules, build the ChartPoint."""
 
     kind = "shewhart"
@@ -267,7 +284,7 @@ class XbarSChart(_SubgroupChart):
         return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
-class EwmaChart:
+class EwmaChart(_Params):
     """EWMA chart on individual measurements with exact (time-varying) or asymptotic limits.
 
     >>> chart = EwmaChart(mean=50.0, sigma=2.0539, lam=0.3, L=3.0, limits="asymptotic")
@@ -329,7 +346,7 @@ class EwmaChart:
                           sigma=sigma_z, violations=violations)
 
 
-class CusumChart:
+class CusumChart(_Params):
     """Tabular (two-sided) CUSUM with reference value k·σ, decision interval h·σ and optional FIR.
 
     A violation lists the points since the signalling sum last left zero (N⁺ or N⁻ in
