@@ -10,10 +10,10 @@ are counted as censored and enter the mean at the cap (so the ARL is then a lowe
 
 Published reference values this reproduces (tests/unit/spc/test_spc_arl.py):
 - Shewhart individuals, 3σ: ARL₀ = 1/0.0027 = 370.4; at 1σ, 1/(Φ(−4) + Φ(−2)) = 43.9
-  (Montgomery, *Introduction to SQC*, 7th ed., §6.2.3, Table 6.? / eq. 6.19).
-- Tabular CUSUM k = 0.5, h = 5: 465 in control and 10.4 at 1σ (Montgomery Table 9.3).
+  (ARL = 1/p for a Shewhart chart, Montgomery, *Introduction to SQC*, 7th ed., §5.3.3).
+- Tabular CUSUM k = 0.5, h = 5: 465 in control and 10.4 at 1σ (Montgomery ch. 9, tabular-CUSUM ARL table).
 - EWMA λ = 0.1, L = 2.814, asymptotic limits: 500 and 10.3 (Lucas & Saccucci 1990,
-  Technometrics 32(1); Montgomery Table 9.11).
+  Technometrics 32(1):1–12; reproduced in Montgomery ch. 9).
 """
 
 from __future__ import annotations

@@ -3,17 +3,17 @@
 Definitions (Montgomery, *Introduction to SQC*, 7th ed., §8.3; AIAG SPC manual 2nd ed.):
     Cp  = (USL − LSL) / 6σ_w            Cpk = min(USL − μ, μ − LSL) / 3σ_w
     Pp  = (USL − LSL) / 6σ_o            Ppk = min(USL − μ, μ − LSL) / 3σ_o
-    Cpm = (USL − LSL) / 6·√(σ_o² + (μ − T)²)                     (Montgomery eq. 8.19)
+    Cpm = (USL − LSL) / 6·√(σ_o² + (μ − T)²)                     (Montgomery §8.3.5)
 σ_w is the within-subgroup (short-term) σ from the control chart (R̄/d2, s̄/c4, MR̄/d2 or a
 known σ); σ_o is the overall sample standard deviation (n − 1 divisor). With one spec
 limit only, Cp/Pp/Cpm are undefined and Cpk/Ppk are the one-sided indices Cpu or Cpl.
 
 Confidence intervals (two-sided, level `confidence`), all assuming normal data:
-- Cp, Pp: Ĉ·√(χ²_{α/2, ν}/ν) ≤ C ≤ Ĉ·√(χ²_{1−α/2, ν}/ν), ν = n − 1 (Montgomery eq. 8.21).
+- Cp, Pp: Ĉ·√(χ²_{α/2, ν}/ν) ≤ C ≤ Ĉ·√(χ²_{1−α/2, ν}/ν), ν = n − 1 (Montgomery §8.3.5).
   For Cp with σ_w from ranges this ν is an approximation (the range estimator has fewer
   effective degrees of freedom); it is exact for Pp.
 - Cpk, Ppk: Ĉ ∓ z_{α/2}·√(1/(9n) + Ĉ²/(2(n − 1))) (Bissell 1990, "How reliable is your
-  capability index?", Applied Statistics 39(3):331–340; Montgomery eq. 8.25).
+  capability index?", Applied Statistics 39(3):331–340; Montgomery §8.3.5).
 - Cpm: Ĉpm·√(χ²_{α/2, ν}/ν) ≤ Cpm ≤ Ĉpm·√(χ²_{1−α/2, ν}/ν) with
   ν = n(1 + a²)²/(1 + 2a²), a = (x̄ − T)/s (Boyles 1991, "The Taguchi capability index",
   JQT 23(1):17–26; Montgomery §8.3.5).

@@ -5,20 +5,20 @@ deviation for variables charts, the standard p, c or u for attributes charts. Ph
 (estimating those from a baseline) lives in `analytics.spc.phase1`; the streaming service
 runs a warm-up through `analytics.spc.evaluator.SpcEvaluator`, which freezes the estimate
 and then feeds this module. Why frozen: a chart whose limits keep learning from the data
-would follow the very drift it is there to detect (Montgomery §7.6, Phase I vs Phase II).
+would follow the very drift it is there to detect (Phase I vs Phase II, Montgomery §5.3 and ch. 6).
 
 Formulas (Montgomery, *Introduction to Statistical Quality Control*, 7th ed.):
 - Individuals: x ± L·σ; moving range MR_i = |x_i − x_{i−1}|, CL d2(2)·σ,
-  limits (d2 ± L·d3)·σ with LCL clipped at 0 (§6.4, eq. 6.33; D1/D2 of Appendix VI).
+  limits (d2 ± L·d3)·σ with LCL clipped at 0 (§6.4; D1/D2 of Appendix VI).
 - X̄: μ ± L·σ/√n; R: CL d2·σ, limits (d2 ± L·d3)·σ; S: CL c4·σ, limits (c4 ± L·√(1−c4²))·σ
   (§6.2.1, §6.3.1; with estimated σ = R̄/d2 or s̄/c4 these equal the A2/D3/D4, A3/B3/B4 forms).
 - EWMA: z_i = λ·x_i + (1−λ)·z_{i−1}, z_0 = μ; limits μ ± L·σ·√(λ/(2−λ)·[1−(1−λ)^{2i}])
-  (exact, time-varying) or μ ± L·σ·√(λ/(2−λ)) (asymptotic) (§9.2, eqs. 9.22–9.25).
+  (exact, time-varying) or μ ± L·σ·√(λ/(2−λ)) (asymptotic) (§9.2).
 - Tabular CUSUM: C⁺_i = max(0, x_i − (μ + K) + C⁺_{i−1}), C⁻_i = max(0, (μ − K) − x_i + C⁻_{i−1}),
   K = k·σ, H = h·σ, signal when C⁺ or C⁻ > H; fast initial response starts both at
-  headstart·H (Lucas & Crosier 1982; Montgomery §9.1.2–9.1.7, eqs. 9.2–9.3).
+  headstart·H (Lucas & Crosier 1982, JQT 14(2):51–59; Montgomery §9.1).
 - p: p̄ ± L·√(p̄(1−p̄)/n_i); np: n·p̄ ± L·√(n·p̄(1−p̄)); c: c̄ ± L·√c̄; u: ū ± L·√(ū/n_i);
-  negative lower limits are set to 0 (§7.2.1, §7.3.1, eqs. 7.8, 7.13, 7.17, 7.19).
+  negative lower limits are set to 0 (§7.2, §7.3).
 
 Run rules (`analytics.spc.rules`) are applied to Shewhart-type location and attributes
 charts. They are *not* applied to EWMA or CUSUM statistics, whose successive values are

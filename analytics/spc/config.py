@@ -37,7 +37,7 @@ class _Model(BaseModel):
 
 
 class EwmaSettings(_Model):
-    """EWMA design: λ and L (defaults give ARL₀ ≈ 500, Montgomery Table 9.11) and the limit form."""
+    """EWMA design: λ and L (defaults give ARL₀ ≈ 500, Lucas & Saccucci 1990) and the limit form."""
 
     lam: float = Field(default=0.1, gt=0, le=1, description="smoothing constant λ")
     L: float = Field(default=2.814, gt=0, description="limit width in σ of the EWMA statistic")
@@ -45,7 +45,7 @@ class EwmaSettings(_Model):
 
 
 class CusumSettings(_Model):
-    """Tabular CUSUM design in σ units (defaults k = 0.5, h = 5: ARL₀ ≈ 465, Montgomery Table 9.3)."""
+    """Tabular CUSUM design in σ units (defaults k = 0.5, h = 5: ARL₀ ≈ 465, Montgomery ch. 9)."""
 
     k: float = Field(default=0.5, ge=0, description="reference value, in σ")
     h: float = Field(default=5.0, gt=0, description="decision interval, in σ")

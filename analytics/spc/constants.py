@@ -11,7 +11,7 @@ normal variables (Tippett 1925):
     d3(n)² = 2 ∫∫_{x<y} [1 − Φ(y)^n − (1 − Φ(x))^n + (Φ(y) − Φ(x))^n] dx dy − d2(n)²
 
 and agree with every tabled digit (tests/unit/spc/test_spc_constants.py checks this).
-c4 is exact: c4(n) = sqrt(2/(n−1)) · Γ(n/2) / Γ((n−1)/2)  (Montgomery eq. 6.27 footnote).
+c4 is exact: c4(n) = sqrt(2/(n−1)) · Γ(n/2) / Γ((n−1)/2)  (Montgomery Appendix VI; ASTM E2587 §8).
 
 The factors follow from d2, d3, c4 with the 3-sigma definitions (Montgomery §6.2, §6.3):
 

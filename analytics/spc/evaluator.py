@@ -4,7 +4,7 @@ It wraps a Phase II chart from `analytics.spc.charts`. When the configuration gi
 process parameters (`center`, `sigma`) the chart starts at once. Otherwise the evaluator
 first collects `baseline_points` chart points, runs Phase I on them (estimate, drop points
 beyond the trial limits, re-estimate) and then *freezes* the limits. Why freeze: limits that
-keep learning would absorb a slow drift and never signal it (Montgomery §7.6; the same
+keep learning would absorb a slow drift and never signal it (Phase I vs Phase II, Montgomery §5.3; the same
 reasoning as river's CUSUM reference window). During the baseline `update` returns None;
 the Phase I chart of the baseline is then available as `baseline_points`.
 """

@@ -9,10 +9,10 @@ not stable, but they do not identify single points to discard.
 
 Estimators (σ is the within-subgroup standard deviation):
 - individuals, EWMA and CUSUM baselines: μ̂ = x̄, σ̂ = MR̄/d2(2) with MR over consecutive
-  retained points (Montgomery §6.4; eq. 6.33). EWMA and CUSUM are estimated through an
+  retained points (Montgomery §6.4). EWMA and CUSUM are estimated through an
   I-MR Phase I, because their own statistics are autocorrelated and cannot single out
   points to discard.
-- X̄-R: μ̂ = x̿, σ̂ = R̄/d2(n) (eq. 6.6 via A2 = 3/(d2√n)); X̄-S: σ̂ = s̄/c4(n) (§6.3.1).
+- X̄-R: μ̂ = x̿, σ̂ = R̄/d2(n) (§6.2.1, via A2 = 3/(d2√n)); X̄-S: σ̂ = s̄/c4(n) (§6.3.1).
 - p: p̄ = Σd/Σn; np: p̄ from constant n; c: c̄ = mean count; u: ū = Σc/Σn (§7.2.1, §7.3.1).
 
 Known parameters (`mean=`, `sigma=`, or the standard p/c/u as `mean=`) are used as given,
@@ -55,7 +55,7 @@ class ChartSpec:
     """What chart to draw and how: kind plus the options of that kind (defaults are the usual ones).
 
     `L` is the Shewhart limit width in σ (3), or the EWMA width (`L` = 2.814 pairs with λ = 0.1
-    for an in-control ARL of about 500; Montgomery Table 9.11).
+    for an in-control ARL of about 500; Lucas & Saccucci 1990).
     """
 
     kind: str

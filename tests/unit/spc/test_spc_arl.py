@@ -5,9 +5,9 @@ standard errors (8–10 %) then separates a correct chart from, e.g., 2.9σ inst
 limits (ARL₀ 267 vs 370) or C ≥ H-type mistakes at a shift, while the whole file stays
 around ten seconds. Seeds are fixed, so the test is deterministic.
 
-Published values: Shewhart 1/0.0027 = 370.4 and 1/(Φ(−4)+Φ(−2)) = 43.9 (Montgomery §6.2.3);
-CUSUM k = 0.5, h = 5: 465 and 10.4 (Montgomery Table 9.3); EWMA λ = 0.1, L = 2.814,
-asymptotic limits: 500 and 10.3 (Lucas & Saccucci 1990; Montgomery Table 9.11).
+Published values: Shewhart 1/0.0027 = 370.4 and 1/(Φ(−4)+Φ(−2)) = 43.9 (Montgomery §5.3.3);
+CUSUM k = 0.5, h = 5: 465 and 10.4 (Montgomery ch. 9, tabular-CUSUM ARL table); EWMA λ = 0.1, L = 2.814,
+asymptotic limits: 500 and 10.3 (Lucas & Saccucci 1990).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_same_seed_same_answer_and_a_shift_shortens_the_run() -> None:
 def test_fir_headstart_shortens_the_out_of_control_arl() -> None:
     plain = simulate_arl("cusum", shift=1.0, runs=1000, seed=9)
     fir = simulate_arl("cusum", shift=1.0, runs=1000, seed=9, headstart=0.5)
-    # Lucas & Crosier (1982), Montgomery Table 9.5: k = 0.5, h = 5 at 1σ: 10.4 without, 6.35 with H/2.
+    # Lucas & Crosier (1982) FIR table (also in Montgomery §9.1): k = 0.5, h = 5 at 1σ: 10.4 without, 6.35 with H/2.
     assert fir.arl < plain.arl - 3.0
     assert abs(fir.arl - 6.35) < 4 * fir.std_error
 

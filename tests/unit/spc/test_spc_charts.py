@@ -102,7 +102,7 @@ def test_nist_ewma_example_asymptotic_limits() -> None:
 def test_ewma_exact_limits_start_narrow_and_approach_the_asymptote() -> None:
     chart = EwmaChart(mean=0.0, sigma=1.0, lam=0.2, L=3.0, limits="exact")
     first = chart.update(0.0)
-    # i = 1: λ/(2−λ)·[1 − (1−λ)²] = λ², so the half-width is L·σ·λ (Montgomery eq. 9.24).
+    # i = 1: λ/(2−λ)·[1 − (1−λ)²] = λ², so the half-width is L·σ·λ (Montgomery §9.2).
     assert first.ucl == pytest.approx(3.0 * 0.2)
     second = chart.update(0.0)
     assert second.ucl == pytest.approx(3.0 * math.sqrt(0.2 / 1.8 * (1 - 0.8 ** 4)))
@@ -120,7 +120,7 @@ def test_ewma_signal_names_the_limit_rule() -> None:
 
 
 def test_cusum_by_hand_and_the_points_since_the_shift_began() -> None:
-    # μ = 10, σ = 1, K = 0.5, H = 5: C⁺ = 0, 1.5, 2.0, 3.5, 6.0 → signal at index 4 (Montgomery eq. 9.2).
+    # μ = 10, σ = 1, K = 0.5, H = 5: C⁺ = 0, 1.5, 2.0, 3.5, 6.0 → signal at index 4 (Montgomery §9.1).
     chart = CusumChart(mean=10.0, sigma=1.0, k=0.5, h=5.0)
     points = [chart.update(x) for x in (10.5, 12.0, 11.0, 12.0, 13.0)]
     assert [p.statistic for p in points] == pytest.approx([0.0, 1.5, 2.0, 3.5, 6.0])
