@@ -147,6 +147,10 @@ class RuleChecker:
 
         if not self._active:
             return ()
+        # Fast path: on most points no pattern can be complete (every rule needs one of these).
+        if not (beyond_upper or beyond_lower or az > 1.0 or self._zone_c_run >= 15 or self._side_run >= 8
+                or self._side_run <= -8 or self._trend_run >= 5 or self._trend_run <= -5 or self._alt_run >= 13):
+            return ()
         fired: list[tuple[str, tuple[int, ...]]] = []
         beyond = beyond_upper or beyond_lower
         n = len(self._points)

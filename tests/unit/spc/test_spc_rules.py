@@ -6,9 +6,12 @@ rule 1's limits are ±3 and the zones are at ±1 and ±2.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.spc.charts import IndividualsChart
 from analytics.spc.errors import SpcConfigError
@@ -94,3 +97,51 @@ def test_rule_sets_parse_and_unknown_rules_are_refused() -> None:
     assert parse_rules("none") == ()
     with pytest.raises(SpcConfigError, match="unknown rule 'nelson9'"):
         parse_rules("nelson9")
+
+
+def _brute_force(z: list[float]) -> set[tuple[str, int]]:
+    """Reference: every rule checked from its definition over the window ending at each point."""
+    fired: set[tuple[str, int]] = set()
+    for i, zi in enumerate(z):
+        def last(k: int, i: int = i) -> list[float]:
+            return z[i - k + 1:i + 1] if i >= k - 1 else []
+        if abs(zi) > 3:
+            fired |= {("nelson1", i), ("we1", i)}
+        for rule, k in (("nelson2", 9), ("we4", 8)):
+            w = last(k)
+            if w and (all(v > 0 for v in w) or all(v < 0 for v in w)):
+                fired.add((rule, i))
+        w = last(6)
+        if w and (all(b > a for a, b in itertools.pairwise(w))
+                  or all(b < a for a, b in itertools.pairwise(w))):
+            fired.add(("nelson3", i))
+        w = last(14)
+        d = [b - a for a, b in itertools.pairwise(w)]
+        if w and all(x * y < 0 for x, y in itertools.pairwise(d)):
+            fired.add(("nelson4", i))
+        s = 1 if zi > 0 else -1
+        if abs(zi) > 2 and sum(s * v > 2 for v in z[max(0, i - 2):i + 1]) >= 2:
+            fired |= {("nelson5", i), ("we2", i)}
+        if abs(zi) > 1 and sum(s * v > 1 for v in z[max(0, i - 4):i + 1]) >= 4:
+            fired |= {("nelson6", i), ("we3", i)}
+        w = last(15)
+        if w and all(abs(v) < 1 for v in w):
+            fired.add(("nelson7", i))
+        w = last(8)
+        if w and all(abs(v) > 1 for v in w):
+            fired.add(("nelson8", i))
+    return fired
+
+
+_LEVELS = [-3.5, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LEVELS), st.floats(-4, 4)), max_size=60))
+def test_incremental_rules_agree_with_the_definitions(z: list[float]) -> None:
+    checker = RuleChecker(rules="nelson,we")
+    got: set[tuple[str, int]] = set()
+    for i, v in enumerate(z):
+        got |= {(x.rule, x.index) for x in checker.update(i, statistic=v, z=v, beyond_upper=v > 3,
+                                                            beyond_lower=v < -3)}
+    assert got == _brute_force(z)
