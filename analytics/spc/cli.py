@@ -20,6 +20,7 @@ from analytics.spc.csvdata import read_samples
 from analytics.spc.errors import SpcConfigError, SpcDataError, SpcError
 from analytics.spc.phase1 import CHART_KINDS, ChartSpec
 from analytics.spc.points import ChartPoint, Estimate
+from analytics.spc.rules import parse_rules
 
 _MAX_VIOLATION_ROWS = 40
 
@@ -57,7 +58,7 @@ confidence intervals and a normality check.
 """
 
 
-@spc.command(help=ANALYZE_HELP)
+@spc.command(name="analyze", help=ANALYZE_HELP)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--chart", "chart", type=click.Choice(CHART_KINDS), required=True, help="chart type")
 @click.option("--subgroup-size", type=click.IntRange(2, 25), help="X̄ charts: consecutive rows per subgroup")
@@ -87,9 +88,7 @@ def analyze_cmd(file: str, chart: str, subgroup_size: int | None, sample_size: i
     try:
         spec = ChartSpec(kind=chart, L=width, rules=rules, lam=lam, ewma_limits=ewma_limits, k=k, h=h,
                          headstart=headstart)
-        # Surface option mistakes before reading the file.
-        from analytics.spc.rules import parse_rules
-        parse_rules(rules)
+        parse_rules(rules)  # surface option mistakes before reading the file
     except SpcConfigError as exc:
         raise click.UsageError(str(exc)) from None
     try:
@@ -108,8 +107,6 @@ def analyze_cmd(file: str, chart: str, subgroup_size: int | None, sample_size: i
         return
     _print_analysis(Console(), result, file)
 
-
-analyze_cmd.name = "analyze"
 
 
 def _clean(obj: Any) -> Any:
@@ -218,7 +215,7 @@ Example: twin spc arl --chart cusum --k 0.5 --h 5 --shift 1 --runs 2000 --seed 1
 """
 
 
-@spc.command(help=ARL_HELP)
+@spc.command(name="arl", help=ARL_HELP)
 @click.option("--chart", type=click.Choice(["shewhart", "ewma", "cusum"]), required=True)
 @click.option("--lambda", "lam", type=float, help="EWMA smoothing constant λ (default 0.1)")
 @click.option("--L", "width", type=float, help="limit width in σ (Shewhart 3, EWMA 2.814)")
