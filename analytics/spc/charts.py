@@ -62,6 +62,10 @@ class Chart(Protocol):
         """Number of chart points emitted so far."""
         ...
 
+    def clone(self) -> Chart:
+        """A fresh chart with the same parameters and no history."""
+        ...
+
 
 class _Params:
     """river-style: constructor arguments are stored unchanged, so repr and clone() work."""

@@ -89,6 +89,16 @@ class SpcEvaluator:
         """The chart specification in force."""
         return self._spec
 
+    def reset(self) -> None:
+        """Restart the chart's history (run rules, EWMA, CUSUM sums) with the same frozen limits.
+
+        For use once an assignable cause was found and corrected: Montgomery §9.1 restarts the
+        CUSUM at zero (or at the FIR head start) after such an action; without it a CUSUM or
+        EWMA keeps signalling until it drifts back by itself. Does nothing during the baseline.
+        """
+        if self._chart is not None:
+            self._chart = self._chart.clone()
+
     def update(self, value: float, ts: datetime | None = None, *, size: float | None = None) -> ChartPoint | None:
         """Add one measurement (or count with its `size`); return a chart point when one is complete."""
         if self._chart is not None:

@@ -97,3 +97,13 @@ def test_configuration_carries_chart_options_to_the_chart_spec() -> None:
     cfg = CharacteristicSpc.model_validate({"chart": "ewma", "ewma": {"lam": 0.2, "L": 2.86, "limits": "asymptotic"}})
     spec = cfg.chart_spec()
     assert (spec.kind, spec.lam, spec.width, spec.ewma_limits) == ("ewma", 0.2, 2.86, "asymptotic")
+
+
+def test_reset_restarts_the_cusum_but_keeps_the_frozen_limits() -> None:
+    ev = SpcEvaluator(CharacteristicSpc(chart="cusum", center=0.0, sigma=1.0))
+    points = [ev.update(2.0) for _ in range(4)]
+    assert points[-1] is not None and points[-1].violations[0].rule == "cusum_upper"
+    ev.reset()
+    after = ev.update(0.0)
+    assert after is not None and after.statistic == 0.0 and after.violations == () and after.index == 0
+    assert ev.limits is not None and (ev.limits.center, ev.limits.sigma) == (0.0, 1.0)
