@@ -77,6 +77,8 @@ def read_table(path: Path | str, *, sep: str = ",", time_col: str | None = None,
         raise DataError(f"{path}: empty file")
     header = [c.strip() for c in rows[0]]
     body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    if not body:
+        raise DataError(f"{path}: a header but no data rows")
     if len(header) == 1 and sep not in rows[0][0]:
         hint = "';'" if ";" in rows[0][0] else "','" if "," in rows[0][0] else None
         if hint:
