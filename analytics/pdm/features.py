@@ -260,7 +260,7 @@ class _SpectrumBands:
 class FeatureWindow:
     """Incremental window features of one asset; `update()` returns a vector at each hop.
 
-    >>> w = FeatureWindow(FeatureSpec(vibration=("vib",)), window_s=10, hop_s=5)
+    >>> w = FeatureWindow(FeatureSpec(vibration=("vib",)), window_s=5, hop_s=5)
     >>> [w.update("vib", t, (-1.0) ** t) for t in range(5)][-1] is None
     True
     >>> v = w.update("vib", 5, 1.0)
@@ -268,12 +268,15 @@ class FeatureWindow:
     (5.0, 1.0, 1.0)
     """
 
-    def __init__(self, spec: FeatureSpec, *, window_s: float = 600.0, hop_s: float = 60.0) -> None:
+    def __init__(self, spec: FeatureSpec, *, window_s: float = 600.0, hop_s: float = 60.0,
+                 emit_partial: bool = False) -> None:
         if window_s <= 0 or hop_s <= 0:
             raise ValueError("window_s and hop_s must be positive")
         self.spec = spec
         self.window_s = window_s
         self.hop_s = hop_s
+        self.emit_partial = emit_partial
+        self._first_s: float | None = None
         self._scalars: dict[str, RollingMoments] = {}
         self._spectra: dict[str, _SpectrumBands] = {}
         self._wanted = spec.signals()
@@ -288,6 +291,7 @@ class FeatureWindow:
     def update(self, signal: str, ts: datetime | float, value: float | Sequence[float] | None) -> FeatureVector | None:
         """Add one reading; return the features of the window ending at a hop boundary when one is crossed.
 
+        Windows that began before the first reading are not emitted unless `emit_partial`.
         Non-numeric, missing and non-finite values and signals outside the spec are skipped.
         A reading stamped at or after the next boundary first closes the window, then
         counts towards the next one.
@@ -296,11 +300,17 @@ class FeatureWindow:
             return None
         t = to_epoch_s(ts)
         emitted: FeatureVector | None = None
+        if self._first_s is None:
+            self._first_s = t
         if self._next_emit_s is None:
             # Align boundaries to multiples of hop_s so windows of all assets line up in time.
             self._next_emit_s = float((math.floor(t / self.hop_s) + 1) * self.hop_s)
         elif t >= self._next_emit_s:
-            emitted = self._snapshot(self._next_emit_s)
+            # A window that started before the first sample has fewer samples than the
+            # baseline's windows had: its peak, kurtosis and slope are not comparable
+            # (a freshly started service would raise an alert on its first window).
+            if self.emit_partial or self._next_emit_s - self._first_s >= self.window_s:
+                emitted = self._snapshot(self._next_emit_s)
             # Skip boundaries inside a gap in the data rather than emit stale copies.
             self._next_emit_s = float((math.floor(t / self.hop_s) + 1) * self.hop_s)
         self._latest_s = max(self._latest_s, t)
