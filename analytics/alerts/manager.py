@@ -147,6 +147,11 @@ class AlertManager:
             else:
                 alert = self._reopen_flap(event, now) or self._open_new(event, now)
                 self._open[ident] = alert
+                # No minimum firing time: page now, not on the next tick, so an alert that
+                # clears within a tick (or carries a source time ahead of our clock) is still heard.
+                if (alert.notified_at is None and self.config.hysteresis.min_firing_s <= 0
+                        and not self.in_maintenance(str(alert.asset), now)):
+                    self._notify_first(alert, now)
         self._changed()
         return dataclasses.replace(alert)
 

@@ -61,7 +61,7 @@ async def test_comment_and_resolve_appear_in_history(setup: tuple[httpx.AsyncCli
     body = r.json()
     assert body["state"] == "resolved" and body["resolved_by"] == "alice"
     assert [(x["action"], x["actor"]) for x in body["history"]] == [
-        ("opened", "system"), ("commented", "alice"), ("resolved", "alice")]
+        ("opened", "system"), ("notified", "system"), ("commented", "alice"), ("resolved", "alice")]
 
 
 async def test_only_admin_changes_maintenance_and_routing(setup: tuple[httpx.AsyncClient, AlertManager]) -> None:

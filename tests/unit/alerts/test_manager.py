@@ -26,6 +26,17 @@ def test_burst_of_events_for_one_condition_is_one_alert_and_one_notification(mak
     assert outbox(m, alert.id) == [("mail", "firing")]
 
 
+def test_alert_that_clears_before_the_next_tick_is_still_notified_once(make_manager: Make) -> None:
+    # No minimum firing time configured: a short fault must still reach people, and once.
+    m = make_manager()
+    a = m.ingest(event())
+    assert a is not None
+    m.ingest(event("cleared"))
+    m.tick()
+    assert outbox(m, a.id) == [("mail", "firing"), ("mail", "resolved")]
+    assert m.get(a.id).state is AlertState.RESOLVED
+
+
 def test_different_keys_or_assets_are_different_alerts(make_manager: Make) -> None:
     m = make_manager()
     m.ingest(event(key="a"))
@@ -189,7 +200,8 @@ def test_transitions_are_queued_for_annotations(make_manager: Make) -> None:
     m.acknowledge(a.id, "alice")
     m.ingest(event("cleared"))
     assert [(t.action, t.alert.state) for t in m.transitions] == [
-        (Action.OPENED, AlertState.FIRING), (Action.ACKNOWLEDGED, AlertState.ACKNOWLEDGED),
+        (Action.OPENED, AlertState.FIRING), (Action.NOTIFIED, AlertState.FIRING),
+        (Action.ACKNOWLEDGED, AlertState.ACKNOWLEDGED),
         (Action.RESOLVED, AlertState.RESOLVED)]
 
 
