@@ -25,6 +25,10 @@ from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JsonPathParserError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from analytics.alerts.config import AlertsConfig
+from analytics.energy.config import EnergyConfig
+from analytics.pdm.config import PdmAssetConfig
+from analytics.spc.config import CharacteristicSpc
 from twin.errors import ConfigError
 from twin.topics import AssetPath
 
@@ -101,6 +105,8 @@ class Signal(_Model):
     deadband: float = Field(default=0.0, ge=0, description="absolute deadband; 0 keeps every change")
     opcua: OpcUaBinding | None = None
     mqtt: MqttBinding | None = None
+    spc: CharacteristicSpc | None = Field(
+        default=None, description="chart this signal as a quality characteristic (analytics/spc/config.py)")
 
     @model_validator(mode="after")
     def _one_binding(self) -> Signal:
@@ -114,6 +120,11 @@ class Asset(_Model):
 
     type: Ident = Field(default="generic", description="equipment class, e.g. cnc, energy_meter")
     description: str = ""
+    meters: Ident | None = Field(default=None, description="for a meter: the asset whose energy it measures")
+    measures: Ident | None = Field(default=None, description="for a gauge: the machine whose parts it measures")
+    product_signal: Ident | None = Field(
+        default=None, description="for a gauge: the signal naming the product or recipe (per-product SPC limits)")
+    pdm: PdmAssetConfig | None = Field(default=None, description="predictive maintenance (analytics/pdm/config.py)")
     signals: dict[Ident, Signal]
 
 
@@ -140,6 +151,8 @@ class Plant(_Model):
     timezone: str = "Asia/Shanghai"
     connections: Connections = Field(default_factory=Connections)
     areas: dict[Ident, Area]
+    energy: EnergyConfig | None = Field(default=None, description="energy, cost and carbon (analytics/energy)")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alert routing (analytics/alerts)")
 
     @field_validator("timezone")
     @classmethod
@@ -160,6 +173,16 @@ class Plant(_Model):
                     if asset_id in seen:
                         raise ValueError(f"{where}: asset id {asset_id!r} is already used at {seen[asset_id]}")
                     seen[asset_id] = where
+                    for field, value in (("meters", asset.meters), ("measures", asset.measures)):
+                        if value is not None and not any(value in ln.assets for a in self.areas.values()
+                                                         for ln in a.lines.values()):
+                            raise ValueError(f"{where}.{field}: unknown asset {value!r}")
+                    if asset.product_signal is not None and asset.product_signal not in asset.signals:
+                        raise ValueError(f"{where}.product_signal: {asset.product_signal!r} is not one of its signals")
+                    if asset.pdm is not None:
+                        unknown = sorted(asset.pdm.feature_spec().signals() - set(asset.signals))
+                        if unknown:
+                            raise ValueError(f"{where}.pdm: unknown signal(s) {', '.join(unknown)}")
                     for name, signal in asset.signals.items():
                         if signal.opcua and signal.opcua.connection not in self.connections.opcua:
                             known = ", ".join(sorted(self.connections.opcua)) or "none defined"
@@ -177,6 +200,13 @@ class Plant(_Model):
                     path = AssetPath(self.site, area_id, line_id, asset_id)
                     for name, signal in asset.signals.items():
                         yield BoundSignal(path, name, signal, asset.type)
+
+    def asset(self, asset_id: str) -> tuple[AssetPath, Asset]:
+        """One asset by id (ids are unique in a plant); KeyError if unknown."""
+        for path, asset in self.assets():
+            if path.asset == asset_id:
+                return path, asset
+        raise KeyError(asset_id)
 
     def assets(self) -> Iterator[tuple[AssetPath, Asset]]:
         """Every asset with its path."""

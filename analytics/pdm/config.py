@@ -1,0 +1,55 @@
+"""Plant-model configuration of predictive maintenance for one asset (pydantic, extra="forbid").
+
+An asset in the plant file opts in with a `pdm:` section naming which of its signals feed
+which features (`FeatureSpec`), the window, and how the streaming service gets a baseline
+when no trained model file exists yet:
+
+    cnc-01:
+      type: cnc
+      pdm:
+        vibration: [vibration_rms, bearing_band_energy]
+        temperature: [spindle_temp]
+        current: motor_current
+        load: spindle_load
+        window_s: 600
+        hop_s: 60
+        baseline_windows: 120   # learn from the first 120 windows if no model file exists
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from analytics.pdm.features import FeatureSpec
+
+
+class PdmAssetConfig(BaseModel):
+    """Which signals of the asset make its features, and how its baseline is obtained."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vibration: list[str] = Field(default_factory=list, description="signals with RMS/peak/crest/kurtosis features")
+    trend: list[str] = Field(default_factory=list, description="signals with a mean and slope feature")
+    temperature: list[str] = Field(default_factory=list, description="signals with a rise-over-ambient feature")
+    ambient: str | None = Field(default=None, description="ambient temperature signal, this asset's own")
+    current: str | None = Field(default=None, description="motor current signal (for current per unit load)")
+    load: str | None = Field(default=None, description="load signal (for current per unit load)")
+    window_s: float = Field(default=600.0, gt=0, description="feature window length, seconds of source time")
+    hop_s: float = Field(default=60.0, gt=0, description="one feature vector every hop_s")
+    baseline_windows: int = Field(default=120, ge=10,
+                                  description="windows learnt as healthy when no model file exists")
+    component: str = Field(default="", description="named in alerts, e.g. 'spindle bearing'")
+
+    @model_validator(mode="after")
+    def _something(self) -> PdmAssetConfig:
+        if not self.feature_spec().signals():
+            raise ValueError("names no signals: set at least one of vibration, trend, temperature, current")
+        if self.hop_s > self.window_s:
+            raise ValueError(f"hop_s ({self.hop_s}) must not exceed window_s ({self.window_s})")
+        return self
+
+    def feature_spec(self) -> FeatureSpec:
+        """The FeatureSpec this configuration describes."""
+        return FeatureSpec(vibration=tuple(self.vibration), trend=tuple(self.trend),
+                           temperature=tuple(self.temperature), ambient=self.ambient, current=self.current,
+                           load=self.load)
