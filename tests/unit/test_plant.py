@@ -29,7 +29,14 @@ def test_example_plant_is_valid() -> None:
     assert plant.site == "demo-plant"
     names = {(s.asset.asset, s.name) for s in plant.signals()}
     assert ("cnc-01", "spindle_speed") in names and ("meter-cnc-01", "energy_kwh") in names
-    assert len(names) == 13
+    assert len(names) == 17
+    _, gauge = plant.asset("gauge-cnc-01")
+    assert gauge.measures == "cnc-01"
+    spc = gauge.signals["bore_diameter_mm"].spc
+    assert spc is not None and (spc.chart, spc.subgroup_size, spc.lsl, spc.usl) == ("xbar-r", 5, 19.98, 20.02)
+    _, machine = plant.asset("cnc-01")
+    assert machine.pdm is not None and "bearing_band_energy" in machine.pdm.feature_spec().signals()
+    assert plant.energy is not None and plant.energy.meters[0].asset == "meter-cnc-01"
 
 
 def test_unknown_key_is_named_with_its_path(tmp_path: Path) -> None:
@@ -103,3 +110,34 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
         load_plant(bad)
     with pytest.raises(ConfigError, match="plant file not found"):
         load_plant(tmp_path / "nope.yaml")
+
+
+def gauge(raw: dict) -> dict:  # type: ignore[type-arg]
+    return raw["areas"]["machining"]["lines"]["line-1"]["assets"]["gauge-cnc-01"]  # type: ignore[no-any-return]
+
+
+def test_link_to_an_unknown_asset_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda raw: gauge(raw).update(measures="cnc-99"))
+    with pytest.raises(ConfigError, match=r"assets.gauge-cnc-01.measures: unknown asset 'cnc-99'"):
+        load_plant(path)
+
+
+def test_pdm_section_naming_a_missing_signal_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda raw: cnc(raw)["pdm"].update(vibration=["vibration_rms", "vib_x"]))
+    with pytest.raises(ConfigError, match=r"assets.cnc-01.pdm: unknown signal\(s\) vib_x"):
+        load_plant(path)
+
+
+def test_spc_section_errors_name_the_characteristic(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda raw: gauge(raw)["signals"]["bore_diameter_mm"]["spc"].update(lsl=20.5))
+    with pytest.raises(ConfigError) as err:
+        load_plant(path)
+    msg = str(err.value)
+    assert "assets.gauge-cnc-01.signals.bore_diameter_mm.spc" in msg and "must be below usl" in msg
+
+
+def test_alert_route_to_an_unknown_channel_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda raw: raw["alerts"].update(
+        routes=[{"name": "r", "escalation": [{"after_s": 0, "channels": ["nowhere"]}]}]))
+    with pytest.raises(ConfigError, match=r"alerts: .*channel 'nowhere'"):
+        load_plant(path)
