@@ -140,6 +140,8 @@ class PlantEngine:
         self.paths = {p.asset: p for p in self._signals}
         self.types = {p.asset: sigs[0].asset_type for p, sigs in self._signals.items()}
         self.models: dict[str, AssetModel] = {}
+        # Explicit links from the plant file: meter → metered asset, gauge → measured machine.
+        self._links = {p.asset: link for p, a in plant.assets() if (link := a.meters or a.measures) is not None}
         self._extra: dict[str, RandomWalk] = {}
         self._build_models()
         self._faults: list[Fault] = list(scenario.faults) if scenario else []
@@ -169,7 +171,8 @@ class PlantEngine:
             elif typ == "compressor":
                 model = CompressorModel(name=name, rng=rng, share=1 / len(compressors))
             elif typ == "energy_meter":
-                metered = name.removeprefix("meter-")
+                # The plant's `meters:` link, else the naming convention meter-X meters X.
+                metered = self._links.get(name) or name.removeprefix("meter-")
                 model = EnergyMeterModel(name=name, rng=rng, metered=[metered] if metered in self.types else [])
             elif typ == "main_meter":
                 model = EnergyMeterModel(name=name, rng=rng, metered=machines, base_kw=MAIN_BASE_LOAD_KW)
@@ -194,6 +197,8 @@ class PlantEngine:
         self._order = sorted(self.models, key=lambda a: rank.get(self.types[a], 2))
 
     def _gauged_machine(self, gauge: str) -> str | None:
+        if gauge in self._links:  # the plant's `measures:` link
+            return self._links[gauge]
         named = gauge.removeprefix("gauge-")
         if self.types.get(named) == "cnc":
             return named
@@ -367,6 +372,7 @@ class PlantEngine:
     def _record_tool_failures(self) -> None:
         for i, seen in self._tool_failures_seen.items():
             fault = self._faults[i]
+            assert isinstance(fault, ToolWear)
             cnc = self.models[fault.asset]
             assert isinstance(cnc, CncModel)
             if len(cnc.tool_failures) > seen:

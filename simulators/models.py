@@ -66,7 +66,7 @@ class PlantContext:
 class AssetModel(Protocol):
     """A simulated asset: `step` advances it by dt_s seconds of plant time."""
 
-    SIGNALS: dict[str, SignalInfo]
+    SIGNALS: ClassVar[dict[str, SignalInfo]]
 
     def step(self, dt_s: float, ctx: PlantContext) -> dict[str, Value]: ...
 

@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asyncua import ua
@@ -59,12 +59,16 @@ class PlantSimulator:
 
     def __init__(self, plant: Plant, *, mqtt: MqttClient | None, tick_s: float = 1.0, seed: int = 1,
                  on_value: Callable[[Write | Published], None] | None = None, scenario: Scenario | None = None,
-                 speed: float = 1.0, start: datetime | None = None, labels_path: str | Path | None = None) -> None:
+                 speed: float = 1.0, start: datetime | None = None, labels_path: str | Path | None = None,
+                 catch_up: bool = False) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.plant = plant
         self.tick_s = tick_s
         self.speed = speed
+        # catch_up: run at `speed` from a `start` in the past until simulated time reaches the
+        # wall clock, then in real time (how `twin demo --backfill` gives charts a history).
+        self.catch_up = catch_up
         self.labels_path = labels_path
         self.engine = PlantEngine(plant, scenario=scenario, seed=seed, tick_s=tick_s, start=start)
         self._mqtt = mqtt
@@ -157,6 +161,9 @@ class PlantSimulator:
                 deadline = loop.time()
             await self.tick()
             done += 1
+            if self.catch_up and self.speed != 1.0 and self.engine.ts(self.engine.t_s) >= datetime.now(UTC):
+                log.info("simulator caught up with the wall clock; running in real time from here")
+                self.speed, period_s, deadline = 1.0, self.tick_s, loop.time()
 
     async def tick(self) -> None:
         """Advance every model by one tick and emit the new values."""

@@ -4,50 +4,120 @@ Pure computation, no I/O: the streaming service and `twin energy report` are thi
 See README.md in this folder for formulas and factor sources.
 """
 
-from analytics.energy.baseline import Baseline, Deviation, cooling_degree_days, fit_baseline, heating_degree_days
-from analytics.energy.carbon import (
-    EmissionFactor,
-    FactorTable,
-    GreenSupply,
-    Scope2Result,
-    SupplyUse,
-    fuel_co2_kg,
-    scope2,
-    scope2_location_kg,
-)
-from analytics.energy.config import (
-    EnergyConfig,
-    FactorOverride,
-    GreenContractConfig,
-    MeterConfig,
-    TariffConfig,
-    load_energy_config,
-    load_tariff,
-)
-from analytics.energy.counters import (
-    CounterIntegrator,
-    CounterSettings,
-    PowerIntegrator,
-    energy_from_counter,
-    energy_from_power,
-)
-from analytics.energy.errors import ConfigError, DataError, EnergyError
-from analytics.energy.intervals import EnergyInterval, IntervalKind, clip, split_at
-from analytics.energy.kpis import (
-    AirLeakDetector,
-    EpisodeDetector,
-    Finding,
-    IdleWasteDetector,
-    Span,
-    allocate,
-    idle_energy_kwh,
-    kwh_per_good_part,
-)
-from analytics.energy.report import EnergyReport, MeterRow, ReportRow, ReportSource, build_report, read_csv
-from analytics.energy.rollups import AssetRef, LabeledInterval, Pricing, RollupAccumulator, RollupRecord, rollup
-from analytics.energy.stream import AssetEnergyTracker, TrackerOutput
-from analytics.energy.tariffs import CostBreakdown, Period, Tariff, TariffWindow, flat_tariff
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from analytics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from analytics.energy.baseline import Baseline, Deviation, cooling_degree_days, fit_baseline, heating_degree_days
+    from analytics.energy.carbon import (
+        EmissionFactor,
+        FactorTable,
+        GreenSupply,
+        Scope2Result,
+        SupplyUse,
+        fuel_co2_kg,
+        scope2,
+        scope2_location_kg,
+    )
+    from analytics.energy.config import (
+        EnergyConfig,
+        FactorOverride,
+        GreenContractConfig,
+        MeterConfig,
+        TariffConfig,
+        load_energy_config,
+        load_tariff,
+    )
+    from analytics.energy.counters import (
+        CounterIntegrator,
+        CounterSettings,
+        PowerIntegrator,
+        energy_from_counter,
+        energy_from_power,
+    )
+    from analytics.energy.errors import ConfigError, DataError, EnergyError
+    from analytics.energy.intervals import EnergyInterval, IntervalKind, clip, split_at
+    from analytics.energy.kpis import (
+        AirLeakDetector,
+        EpisodeDetector,
+        Finding,
+        IdleWasteDetector,
+        Span,
+        allocate,
+        idle_energy_kwh,
+        kwh_per_good_part,
+    )
+    from analytics.energy.report import EnergyReport, MeterRow, ReportRow, ReportSource, build_report, read_csv
+    from analytics.energy.rollups import AssetRef, LabeledInterval, Pricing, RollupAccumulator, RollupRecord, rollup
+    from analytics.energy.stream import AssetEnergyTracker, TrackerOutput
+    from analytics.energy.tariffs import CostBreakdown, Period, Tariff, TariffWindow, flat_tariff
+
+# Public name → submodule; imported on first use (analytics/_lazy.py says why).
+_EXPORTS = {
+    "AirLeakDetector": "kpis",
+    "AssetEnergyTracker": "stream",
+    "AssetRef": "rollups",
+    "Baseline": "baseline",
+    "ConfigError": "errors",
+    "CostBreakdown": "tariffs",
+    "CounterIntegrator": "counters",
+    "CounterSettings": "counters",
+    "DataError": "errors",
+    "Deviation": "baseline",
+    "EmissionFactor": "carbon",
+    "EnergyConfig": "config",
+    "EnergyError": "errors",
+    "EnergyInterval": "intervals",
+    "EnergyReport": "report",
+    "EpisodeDetector": "kpis",
+    "FactorOverride": "config",
+    "FactorTable": "carbon",
+    "Finding": "kpis",
+    "GreenContractConfig": "config",
+    "GreenSupply": "carbon",
+    "IdleWasteDetector": "kpis",
+    "IntervalKind": "intervals",
+    "LabeledInterval": "rollups",
+    "MeterConfig": "config",
+    "MeterRow": "report",
+    "Period": "tariffs",
+    "PowerIntegrator": "counters",
+    "Pricing": "rollups",
+    "ReportRow": "report",
+    "ReportSource": "report",
+    "RollupAccumulator": "rollups",
+    "RollupRecord": "rollups",
+    "Scope2Result": "carbon",
+    "Span": "kpis",
+    "SupplyUse": "carbon",
+    "Tariff": "tariffs",
+    "TariffConfig": "config",
+    "TariffWindow": "tariffs",
+    "TrackerOutput": "stream",
+    "allocate": "kpis",
+    "build_report": "report",
+    "clip": "intervals",
+    "cooling_degree_days": "baseline",
+    "energy_from_counter": "counters",
+    "energy_from_power": "counters",
+    "fit_baseline": "baseline",
+    "flat_tariff": "tariffs",
+    "fuel_co2_kg": "carbon",
+    "heating_degree_days": "baseline",
+    "idle_energy_kwh": "kpis",
+    "kwh_per_good_part": "kpis",
+    "load_energy_config": "config",
+    "load_tariff": "config",
+    "read_csv": "report",
+    "rollup": "rollups",
+    "scope2": "carbon",
+    "scope2_location_kg": "carbon",
+    "split_at": "intervals",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
     "AirLeakDetector",
     "AssetEnergyTracker",

@@ -6,34 +6,121 @@ The streaming service needs only `SpcEvaluator` (built from the plant model's
 the formulas and their sources.
 """
 
-from analytics.spc.analysis import Analysis, analyze
-from analytics.spc.arl import ArlResult, simulate_arl
-from analytics.spc.capability import Capability, NormalityTest, capability, normality_test
-from analytics.spc.charts import (
-    CChart,
-    Chart,
-    CusumChart,
-    EwmaChart,
-    IndividualsChart,
-    NpChart,
-    PChart,
-    UChart,
-    XbarRChart,
-    XbarSChart,
-)
-from analytics.spc.config import CharacteristicSpc, CusumSettings, EwmaSettings, SpecLimits
-from analytics.spc.constants import Factors, factors
-from analytics.spc.errors import SpcConfigError, SpcDataError, SpcError
-from analytics.spc.evaluator import SpcEvaluator
-from analytics.spc.phase1 import ChartSpec, PhaseOneResult, Samples, build_chart, phase_one, run_chart
-from analytics.spc.points import ChartPoint, Estimate, Limits, Violation
-from analytics.spc.rules import RULE_DESCRIPTIONS, RuleChecker, parse_rules
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from analytics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from analytics.spc.analysis import Analysis, analyze
+    from analytics.spc.arl import ArlResult, simulate_arl
+    from analytics.spc.capability import Capability, NormalityTest, capability, normality_test
+    from analytics.spc.charts import (
+        CChart,
+        Chart,
+        CusumChart,
+        EwmaChart,
+        IndividualsChart,
+        NpChart,
+        PChart,
+        UChart,
+        XbarRChart,
+        XbarSChart,
+    )
+    from analytics.spc.config import CharacteristicSpc, CusumSettings, EwmaSettings, SpecLimits
+    from analytics.spc.constants import Factors, factors
+    from analytics.spc.errors import SpcConfigError, SpcDataError, SpcError
+    from analytics.spc.evaluator import SpcEvaluator
+    from analytics.spc.phase1 import ChartSpec, PhaseOneResult, Samples, build_chart, phase_one, run_chart
+    from analytics.spc.points import ChartPoint, Estimate, Limits, Violation
+    from analytics.spc.rules import RULE_DESCRIPTIONS, RuleChecker, parse_rules
+
+# Public name → submodule; imported on first use (analytics/_lazy.py says why).
+_EXPORTS = {
+    "RULE_DESCRIPTIONS": "rules",
+    "Analysis": "analysis",
+    "ArlResult": "arl",
+    "CChart": "charts",
+    "Capability": "capability",
+    "CharacteristicSpc": "config",
+    "Chart": "charts",
+    "ChartPoint": "points",
+    "ChartSpec": "phase1",
+    "CusumChart": "charts",
+    "CusumSettings": "config",
+    "Estimate": "points",
+    "EwmaChart": "charts",
+    "EwmaSettings": "config",
+    "Factors": "constants",
+    "IndividualsChart": "charts",
+    "Limits": "points",
+    "NormalityTest": "capability",
+    "NpChart": "charts",
+    "PChart": "charts",
+    "PhaseOneResult": "phase1",
+    "RuleChecker": "rules",
+    "Samples": "phase1",
+    "SpcConfigError": "errors",
+    "SpcDataError": "errors",
+    "SpcError": "errors",
+    "SpcEvaluator": "evaluator",
+    "SpecLimits": "config",
+    "UChart": "charts",
+    "Violation": "points",
+    "XbarRChart": "charts",
+    "XbarSChart": "charts",
+    "analyze": "analysis",
+    "build_chart": "phase1",
+    "capability": "capability",
+    "factors": "constants",
+    "normality_test": "capability",
+    "parse_rules": "rules",
+    "phase_one": "phase1",
+    "run_chart": "phase1",
+    "simulate_arl": "arl",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
-    "RULE_DESCRIPTIONS", "Analysis", "ArlResult", "CChart", "Capability", "CharacteristicSpc", "Chart", "ChartPoint",
-    "ChartSpec", "CusumChart", "CusumSettings", "Estimate", "EwmaChart", "EwmaSettings", "Factors",
-    "IndividualsChart", "Limits", "NormalityTest", "NpChart", "PChart", "PhaseOneResult", "RuleChecker", "Samples",
-    "SpcConfigError", "SpcDataError", "SpcError", "SpcEvaluator", "SpecLimits", "UChart", "Violation",
-    "XbarRChart", "XbarSChart", "analyze", "build_chart", "capability", "factors", "normality_test",
-    "parse_rules", "phase_one", "run_chart", "simulate_arl",
+    "RULE_DESCRIPTIONS",
+    "Analysis",
+    "ArlResult",
+    "CChart",
+    "Capability",
+    "CharacteristicSpc",
+    "Chart",
+    "ChartPoint",
+    "ChartSpec",
+    "CusumChart",
+    "CusumSettings",
+    "Estimate",
+    "EwmaChart",
+    "EwmaSettings",
+    "Factors",
+    "IndividualsChart",
+    "Limits",
+    "NormalityTest",
+    "NpChart",
+    "PChart",
+    "PhaseOneResult",
+    "RuleChecker",
+    "Samples",
+    "SpcConfigError",
+    "SpcDataError",
+    "SpcError",
+    "SpcEvaluator",
+    "SpecLimits",
+    "UChart",
+    "Violation",
+    "XbarRChart",
+    "XbarSChart",
+    "analyze",
+    "build_chart",
+    "capability",
+    "factors",
+    "normality_test",
+    "parse_rules",
+    "phase_one",
+    "run_chart",
+    "simulate_arl",
 ]
