@@ -41,7 +41,7 @@ lint: setup
 	$(VENV)/bin/mypy twin edge_agent ingest analytics/runtime.py
 
 bench: setup
-	$(PY) -m pytest benchmarks -o addopts="" -s -q -p no:cacheprovider
+	$(PY) -m pytest benchmarks -o addopts="" -o python_files="bench_*.py" -s -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) node_modules .twin .pytest_cache
