@@ -38,7 +38,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy twin edge_agent ingest analytics/runtime.py
+	$(VENV)/bin/mypy twin edge_agent ingest analytics simulators dashboards api
 
 bench: setup
 	$(PY) -m pytest benchmarks -o addopts="" -o python_files="bench_*.py" -s -q -p no:cacheprovider
