@@ -14,9 +14,20 @@ when no trained model file exists yet:
         window_s: 600
         hop_s: 60
         baseline_windows: 120   # learn from the first 120 windows if no model file exists
+        running_signal: spindle_speed   # optional: use readings only while the spindle turns
+        running_above: 0
+
+Every key but the signals is optional. `running_signal` restricts the features to one
+operating regime: vibration, band energy and temperature of a stopped spindle say nothing
+about its bearing, and windows that mix cutting with idling would look anomalous whenever
+the idle share changes (regime-dependent features, Jardine, Lin & Banjevic, MSSP 20 (2006)
+1483–1510, §4). A reading is used only while the newest value of that signal is above
+`running_above` (sample-and-hold, since edge deadbands report changes only).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +50,13 @@ class PdmAssetConfig(BaseModel):
     baseline_windows: int = Field(default=120, ge=10,
                                   description="windows learnt as healthy when no model file exists")
     component: str = Field(default="", description="named in alerts, e.g. 'spindle bearing'")
+    running_signal: str | None = Field(default=None,
+                                       description="use readings only while this signal is above running_above")
+    running_above: float = Field(default=0.0, description="threshold of running_signal")
+    method: Literal["pca", "mcd", "iforest"] = Field(default="pca", description="detector of a learnt baseline")
+    failure_score: float = Field(default=100.0, gt=1,
+                                 description="anomaly score (in control-limit units) taken as failure, for RUL")
+    dwell: int = Field(default=3, ge=1, description="consecutive windows needed to raise or clear an alert")
 
     @model_validator(mode="after")
     def _something(self) -> PdmAssetConfig:
@@ -47,6 +65,13 @@ class PdmAssetConfig(BaseModel):
         if self.hop_s > self.window_s:
             raise ValueError(f"hop_s ({self.hop_s}) must not exceed window_s ({self.window_s})")
         return self
+
+    def signals(self) -> set[str]:
+        """Every signal of the asset this configuration reads (features and the running gate)."""
+        names = self.feature_spec().signals()
+        if self.running_signal:
+            names.add(self.running_signal)
+        return names
 
     def feature_spec(self) -> FeatureSpec:
         """The FeatureSpec this configuration describes."""
