@@ -23,6 +23,9 @@ about its bearing, and windows that mix cutting with idling would look anomalous
 the idle share changes (regime-dependent features, Jardine, Lin & Banjevic, MSSP 20 (2006)
 1483–1510, §4). A reading is used only while the newest value of that signal is above
 `running_above` (sample-and-hold, since edge deadbands report changes only).
+`regime_signal` goes further for machines that alternate between programs with different
+speeds and loads: each value of that signal gets its own baseline, and the features
+window restarts when it changes, so one regime's windows are never judged by another's.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class PdmAssetConfig(BaseModel):
     running_signal: str | None = Field(default=None,
                                        description="use readings only while this signal is above running_above")
     running_above: float = Field(default=0.0, description="threshold of running_signal")
+    regime_signal: str | None = Field(default=None,
+                                      description="a signal naming the operating regime (e.g. the part program); "
+                                                  "one baseline per value")
     method: Literal["pca", "mcd", "iforest"] = Field(default="pca", description="detector of a learnt baseline")
     failure_score: float = Field(default=100.0, gt=1,
                                  description="anomaly score (in control-limit units) taken as failure, for RUL")
@@ -69,8 +75,7 @@ class PdmAssetConfig(BaseModel):
     def signals(self) -> set[str]:
         """Every signal of the asset this configuration reads (features and the running gate)."""
         names = self.feature_spec().signals()
-        if self.running_signal:
-            names.add(self.running_signal)
+        names.update(s for s in (self.running_signal, self.regime_signal) if s)
         return names
 
     def feature_spec(self) -> FeatureSpec:

@@ -112,15 +112,19 @@ class AssetScorer:
         """The latest result."""
         return self._last
 
-    def use_model(self, model: BaselineModel) -> None:
+    def use_model(self, model: BaselineModel, *, keep_history: bool = False) -> None:
         """Switch to a new model (hot reload); the alert state stays, the RUL history restarts.
 
         The RUL history is in units of the old model's score, which a new baseline rescales.
+        `keep_history` keeps it for a switch between baselines of the same machine in
+        different operating regimes: both scores are in control-limit units of the same
+        machine's healthy state, so the degradation trend continues across the switch.
         """
-        log.info("asset %s: model version %d replaces %d", model.info.asset, model.info.version,
-                 self._model.info.version)
+        log.debug("asset %s: model version %d replaces %s version %d", model.info.asset, model.info.version,
+                  self._model.info.asset, self._model.info.version)
         self._model = model
-        self._rul = self._new_tracker(model)
+        if not keep_history or math.log(model.info.failure_score) != self._rul.threshold:
+            self._rul = self._new_tracker(model)
         if self.levels is None:
             level = self._hysteresis.level
             self._hysteresis = AlertHysteresis(levels=default_levels(model.info.failure_score), dwell=self.dwell)

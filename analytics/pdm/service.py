@@ -82,11 +82,25 @@ class AssetFeatures:
         self._running = config.running_signal is None
         self._full_n = 0.0
         self.skipped_windows = 0
+        self.regime: str | None = None
 
     @property
     def running(self) -> bool:
         """Whether the asset is in its monitored regime (always, without a running_signal)."""
         return self._running
+
+    def set_regime(self, value: object) -> bool:
+        """Note the value of the regime signal; True (and a fresh window) when the regime changed.
+
+        The window restarts so that no window mixes two regimes; its first vector comes a
+        full window later (FeatureWindow does not emit windows that began before its data).
+        """
+        regime = str(value)
+        if regime == self.regime:
+            return False
+        self.regime = regime
+        self.window = FeatureWindow(self.config.feature_spec(), window_s=self.config.window_s, hop_s=self.config.hop_s)
+        return True
 
     def update(self, signal: str, ts: datetime | float, value: float) -> FeatureVector | None:
         """Feed one good numeric reading; a feature vector when a usable window closed."""
@@ -165,7 +179,7 @@ class _Asset:
     config: PdmAssetConfig
     features: AssetFeatures
     scorer: AssetScorer | None = None
-    baseline: list[FeatureVector] = dataclasses.field(default_factory=list)
+    baselines: dict[str, list[FeatureVector]] = dataclasses.field(default_factory=dict)
     last_event_s: float = -math.inf
     rul_announced: bool = False
     firing_kind: str = "health_warning"
@@ -173,7 +187,13 @@ class _Asset:
 
     @property
     def key(self) -> str:
-        return str(self.path)
+        """The model id of the current regime: the asset path, plus `#regime` with a regime signal."""
+        return model_key(self.path, self.features.regime if self.config.regime_signal else None)
+
+
+def model_key(path: AssetPath, regime: str | None = None) -> str:
+    """The id a model of the asset (and regime) is saved under: `site/area/line/asset[#regime]`."""
+    return str(path) if regime is None else f"{path}#{regime}"
 
 
 class PdmAnalytic:
@@ -217,7 +237,7 @@ class PdmAnalytic:
     def learning(self, asset: AssetPath) -> int | None:
         """Baseline windows collected so far while no model exists; None once the asset is scored."""
         a = self._assets[asset]
-        return None if a.scorer is not None else len(a.baseline)
+        return None if a.scorer is not None else sum(len(b) for b in a.baselines.values())
 
     def wants(self, reading: Reading) -> bool:
         """Readings of a monitored asset's feature or running signals."""
@@ -231,6 +251,10 @@ class PdmAnalytic:
             a = self._assets.get(r.asset)
             if a is None or r.signal not in self._signals[r.asset]:
                 continue
+            if r.signal == a.config.regime_signal:
+                if r.quality is Quality.GOOD and r.value is not None:
+                    a.features.set_regime(r.value)
+                continue
             value = numeric(r)
             if value is None:
                 self.skipped_readings += 1
@@ -240,11 +264,16 @@ class PdmAnalytic:
                 self._window(a, fv, out)
         return out
 
-    def feed(self, asset: AssetPath, readings: Iterable[tuple[str, datetime | float, float]]) -> Output:
+    def feed(self, asset: AssetPath, readings: Iterable[tuple[str, datetime | float, float | str]]) -> Output:
         """Feed (signal, ts, value) tuples of one asset, already known good; for replays and evaluation."""
         out = Output()
         a = self._assets[asset]
         for signal, ts, value in readings:
+            if signal == a.config.regime_signal:
+                a.features.set_regime(value)
+                continue
+            if isinstance(value, str):
+                continue
             fv = a.features.update(signal, ts, value)
             if fv is not None:
                 self._window(a, fv, out)
@@ -253,16 +282,20 @@ class PdmAnalytic:
     # -- one window --------------------------------------------------------------------------
 
     def _window(self, a: _Asset, fv: FeatureVector, out: Output) -> None:
-        model = self.registry.get(a.key)
-        if a.scorer is None:
+        if a.config.regime_signal and a.features.regime is None:
+            return  # which baseline applies is not known yet
+        key = a.key
+        model = self.registry.get(key)
+        if model is None:
+            model = self._learn(a, key, fv)
             if model is None:
-                model = self._learn(a, fv)
-                if model is None:
-                    return
+                return
+        if a.scorer is None:
             a.scorer = AssetScorer(model, dwell=a.config.dwell)
-            a.baseline.clear()
-        elif model is not None and model.info != a.scorer.model.info:
-            a.scorer.use_model(model)  # a retrained file: keeps the alert state
+        elif model.info != a.scorer.model.info:
+            # Another regime's baseline continues the same machine's history; a retrained
+            # file of the same regime restarts it. The alert state stays either way.
+            a.scorer.use_model(model, keep_history=model.info.asset != a.scorer.model.info.asset)
         result = a.scorer.update(fv)
         out.lines.append(health_line(a.path, result))
         event = self._event(a, result)
@@ -271,24 +304,25 @@ class PdmAnalytic:
         if self.on_result is not None:
             self.on_result(a.path, result)
 
-    def _learn(self, a: _Asset, fv: FeatureVector) -> BaselineModel | None:
-        a.baseline.append(fv)
-        if len(a.baseline) < a.config.baseline_windows:
+    def _learn(self, a: _Asset, key: str, fv: FeatureVector) -> BaselineModel | None:
+        baseline = a.baselines.setdefault(key, [])
+        baseline.append(fv)
+        if len(baseline) < a.config.baseline_windows:
             return None
+        del a.baselines[key]
         try:
-            model = learn_baseline(a.baseline, asset=a.key, config=a.config,
-                                   version=self.registry.next_version(a.key), trim=self.trim)
+            model = learn_baseline(baseline, asset=key, config=a.config, version=self.registry.next_version(key),
+                                   trim=self.trim)
         except PdmError as exc:
             # Not enough usable windows (e.g. a signal never arrived): start collecting afresh.
-            log.warning("asset %s: cannot learn a baseline from %d windows: %s", a.key, len(a.baseline), exc)
-            a.baseline.clear()
+            log.warning("asset %s: cannot learn a baseline from %d windows: %s", key, len(baseline), exc)
             return None
         try:
             save_model(model, self.model_dir)
             self.registry.refresh(force=True)
         except OSError as exc:
-            log.error("asset %s: learnt baseline not saved to %s: %s", a.key, self.model_dir, exc)
-        log.info("asset %s: baseline learnt from %d windows (%s to %s)", a.key, len(a.baseline),
+            log.error("asset %s: learnt baseline not saved to %s: %s", key, self.model_dir, exc)
+        log.info("asset %s: baseline learnt from %d windows (%s to %s)", key, len(baseline),
                  model.info.train_start, model.info.train_end)
         return model
 
@@ -328,9 +362,9 @@ def pdm_assets(plant: Plant) -> dict[AssetPath, PdmAssetConfig]:
         cfg = asset.pdm
         if cfg is None:
             continue
-        if cfg.running_signal and cfg.running_signal not in asset.signals:
-            raise ConfigError(f"{path.area}.{path.line}.{path.asset}.pdm.running_signal: "
-                              f"unknown signal {cfg.running_signal!r}")
+        for what, name in (("running_signal", cfg.running_signal), ("regime_signal", cfg.regime_signal)):
+            if name and name not in asset.signals:
+                raise ConfigError(f"{path.area}.{path.line}.{path.asset}.pdm.{what}: unknown signal {name!r}")
         out[path] = cfg
     return out
 
