@@ -5,6 +5,9 @@
     pdm evaluate-rul RUNS.csv [--unit-col unit] [--time-col time] [--train-steps N] [--json]
     pdm train FILE.csv --asset ID --out DIR
     pdm synth OUT_DIR            synthetic bearing runs to try the above on
+    pdm train-history --asset ID --from ISO --to ISO [--plant FILE] [--models DIR]
+    pdm run [--plant FILE] [--models DIR]          the streaming service on its own
+    pdm evaluate-sim [--scenario NAME] [--seed S] [--runs N] [--json]
 
 The lead registers this group in `twin/cli.py` as `twin pdm`. Printing is here, with rich;
 errors in the input become click errors naming the file and column, never tracebacks.
@@ -284,3 +287,165 @@ def synth(out_dir: Path, machines: int, seed: int) -> None:
         write_skab_csv(out_dir / f"normal-{i + 1}.csv", bearing_run(hours=28 * 24, seed=seed + 200 + i))
     write_rul_csv(out_dir / "runs.csv", runs)
     console.print(f"wrote {3 * machines + 3} files to {out_dir}")
+
+
+plant_option = click.option("--plant", "plant_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                            help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
+models_option = click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False),
+                             default=None, help="Model folder (default: $TWIN_STATE_DIR/models).")
+
+
+def _settings_and_plant(plant_path: Path | None) -> tuple[Any, Any]:
+    from pydantic import ValidationError
+
+    from twin.errors import TwinError
+    from twin.plant import load_plant
+    from twin.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid TWIN_* setting:\n{exc}") from None
+    try:
+        return settings, load_plant(plant_path or settings.plant_file)
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _parse_time(text: str, param: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text!r}", param_hint=param) from None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+@pdm.command("train-history")
+@click.option("--asset", "asset_id", required=True, help="Asset id in the plant file (e.g. cnc-01).")
+@click.option("--from", "start", required=True, help="Start of the healthy period, ISO 8601 (UTC if no zone).")
+@click.option("--to", "end", required=True, help="End of the healthy period (exclusive).")
+@plant_option
+@models_option
+@trim_option
+def train_history(asset_id: str, start: str, end: str, plant_path: Path | None, models_dir: Path | None,
+                  trim: float) -> None:
+    """Learn an asset's baseline from its telemetry in InfluxDB and save it where `pdm run` picks it up.
+
+    Uses the asset's `pdm:` section (signals, window, running gate, regimes) and
+    TWIN_INFLUX_URL / TWIN_INFLUX_DB. A running service loads the new version without a restart.
+    """
+    import asyncio
+
+    from analytics.pdm.history import train_from_history
+    from twin import services
+    from twin.errors import TwinError
+
+    settings, plant = _settings_and_plant(plant_path)
+    t0, t1 = _parse_time(start, "--from"), _parse_time(end, "--to")
+    if t1 <= t0:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    try:
+        path, asset = plant.asset(asset_id)
+    except KeyError:
+        raise click.BadParameter(f"no asset {asset_id!r} in the plant file", param_hint="--asset") from None
+    if asset.pdm is None:
+        raise click.BadParameter(f"asset {asset_id!r} has no pdm: section in the plant file", param_hint="--asset")
+    out_dir = models_dir or Path(settings.state_dir) / "models"
+
+    async def main() -> Any:
+        async with services.influx_client(settings) as db:
+            return await train_from_history(db, path, asset.pdm, t0, t1, out_dir, trim=trim or None)
+
+    try:
+        trained = asyncio.run(main())
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+    for t in trained:
+        info = t.model.info
+        console.print(f"saved [bold]{t.key}[/] version {info.version} ({info.method}, {len(info.feature_names)} "
+                      f"features, {t.windows} windows, {info.n_trimmed} trimmed) to {t.path}")
+
+
+@pdm.command("run")
+@plant_option
+@models_option
+@click.option("--instance", default="1", show_default=True, help="Instance name (instances share the assets).")
+def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> None:
+    """Run the PdM streaming service on its own: telemetry → health points and maintenance alerts."""
+    import asyncio
+
+    from analytics.pdm.service import build_pdm
+    from twin import services
+    from twin.errors import TwinError
+
+    settings, plant = _settings_and_plant(plant_path)
+    try:
+        analytic = build_pdm(plant, models_dir or Path(settings.state_dir) / "models")
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+    if analytic is None:
+        raise click.ClickException("no asset in the plant file has a pdm: section")
+
+    async def main() -> None:
+        async with services.influx_client(settings) as db:
+            await services.ensure_database(db)
+            console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
+            await services.analytic_runner(settings, analytic, db, instance=instance).run()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        console.print("[dim]stopped[/]")
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@pdm.command("evaluate-sim")
+@click.option("--scenario", "scenario_name", default="bearing-failure", show_default=True,
+              help="Shipped scenario name (simulators/scenarios/) or a scenario file.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed (first one with --runs).")
+@click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Runs with seeds seed, seed+1, …; figures are pooled.")
+@click.option("--warmup-h", type=click.FloatRange(min=1), default=24.0, show_default=True,
+              help="Healthy hours simulated before the scenario; baselines are learnt from them.")
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Scenario hours to run (default: the scenario's duration).")
+@click.option("--tick-s", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Simulator tick.")
+@click.option("--dwell", type=click.IntRange(min=1), default=None, help="Hysteresis dwell (default: config's, 3).")
+@click.option("--failure-score", type=click.FloatRange(min=1, min_open=True), default=None,
+              help="Score taken as failure for RUL (default: config's, 100).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def evaluate_sim(scenario_name: str, seed: int, runs: int, warmup_h: float, hours: float | None, tick_s: float,
+                 dwell: int | None, failure_score: float | None, as_json: bool) -> None:
+    """Measure the PdM service on a simulator scenario: lead time, false alarms per machine-week, RUL error."""
+    from analytics.pdm.simeval import evaluate_scenario
+    from twin.errors import TwinError
+
+    try:
+        report = evaluate_scenario(scenario_name, seeds=list(range(seed, seed + runs)), warmup_h=warmup_h,
+                                   hours=hours, tick_s=tick_s, dwell=dwell, failure_score=failure_score)
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    table = RichTable(title=f"pdm on scenario {report.scenario} (seeds {report.seeds[0]}–{report.seeds[-1]}, "
+                            f"warm-up {warmup_h:g} h)", box=box.SIMPLE_HEAD)
+    for col in ("machine", "fault", "healthy h", "false alarms", "delay h", "lead h", "alarm lead h", "RUL n",
+                "RUL RMSE h", "RUL bias h"):
+        table.add_column(col, justify="left" if col in ("machine", "fault") else "right")
+
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v)
+
+    for m in report.machines:
+        d = m.as_dict()
+        table.add_row(m.asset.rsplit("/", 1)[-1], m.fault or "", f(d["healthy_hours"]), str(m.false_alarms),
+                      f(d["detection_delay_h"]), f(d["lead_time_h"]), f(d["alarm_lead_time_h"]),
+                      str(d["rul_predictions"]), f(d["rul_rmse_h"]), f(d["rul_mean_error_h"]))
+    console.print(table)
+    for key, value in report.pooled().items():
+        console.print(f"{key:>42}: {value}")
+    console.print(f"{'elapsed_s':>42}: {report.elapsed_s:.1f}")

@@ -30,6 +30,7 @@ window restarts when it changes, so one regime's windows are never judged by ano
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -63,6 +64,13 @@ class PdmAssetConfig(BaseModel):
     failure_score: float = Field(default=100.0, gt=1,
                                  description="anomaly score (in control-limit units) taken as failure, for RUL")
     dwell: int = Field(default=3, ge=1, description="consecutive windows needed to raise or clear an alert")
+    dwell_s: float = Field(default=0.0, ge=0,
+                           description="source time a new alert state must persist (at least `dwell` windows)")
+
+    @property
+    def dwell_windows(self) -> int:
+        """Consecutive windows needed to change the alert state: `dwell`, or `dwell_s` worth of hops if longer."""
+        return max(self.dwell, math.ceil(self.dwell_s / self.hop_s))
 
     @model_validator(mode="after")
     def _something(self) -> PdmAssetConfig:

@@ -199,15 +199,19 @@ def model_key(path: AssetPath, regime: str | None = None) -> str:
 class PdmAnalytic:
     """Streaming health scoring of the assets with a `pdm:` section (an `analytics.runtime.Analytic`).
 
-    Models are keyed by the full asset path (`site/area/line/asset`), the id `twin pdm
-    train-history` and the auto-baseline save them under.
+    Models are keyed by the full asset path (`site/area/line/asset`, plus `#regime` with a
+    regime signal), the id `twin pdm train-history` and the auto-baseline save them under.
+
+    `trim` (outlier trimming of the auto-baseline, see `models.trim_outliers`) is off by
+    default: consecutive windows overlap and drift together (tool wear, ambient), and on
+    the simulator the robust distance took half of a healthy baseline for outliers.
     """
 
     name = "pdm"
 
     def __init__(self, assets: Mapping[AssetPath, PdmAssetConfig], model_dir: Path | str, *,
                  check_interval_s: float = 10.0, alert_refresh_s: float = 3600.0, min_fill: float = 0.5,
-                 trim: float | None = 0.001,
+                 trim: float | None = None,
                  on_result: Callable[[AssetPath, HealthResult], None] | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.check_interval_s = check_interval_s
@@ -291,7 +295,7 @@ class PdmAnalytic:
             if model is None:
                 return
         if a.scorer is None:
-            a.scorer = AssetScorer(model, dwell=a.config.dwell)
+            a.scorer = AssetScorer(model, dwell=a.config.dwell_windows)
         elif model.info != a.scorer.model.info:
             # Another regime's baseline continues the same machine's history; a retrained
             # file of the same regime restarts it. The alert state stays either way.
