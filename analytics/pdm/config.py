@@ -64,8 +64,9 @@ class PdmAssetConfig(BaseModel):
     failure_score: float = Field(default=100.0, gt=1,
                                  description="anomaly score (in control-limit units) taken as failure, for RUL")
     dwell: int = Field(default=3, ge=1, description="consecutive windows needed to raise or clear an alert")
-    dwell_s: float = Field(default=0.0, ge=0,
-                           description="source time a new alert state must persist (at least `dwell` windows)")
+    dwell_s: float = Field(default=600.0, ge=0,
+                           description="source time a new alert state must persist (at least `dwell` windows); "
+                                       "10 min by default, so short hops do not make short dwells")
 
     @property
     def dwell_windows(self) -> int:

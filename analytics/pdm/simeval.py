@@ -96,6 +96,7 @@ class MachineResult:
     scored_windows: int
     healthy_hours: float
     false_alarms: int
+    false_alarms_critical: int = 0
     detected_s: float | None = None
     alarm_s: float | None = None
     rul_errors_h: list[float] = field(default_factory=list)
@@ -131,6 +132,7 @@ class MachineResult:
         return {"asset": self.asset, "fault": self.fault, "onset": iso(self.onset_s), "failure": iso(self.failure_s),
                 "scored_from": iso(self.scored_from_s), "scored_windows": self.scored_windows,
                 "healthy_hours": round(self.healthy_hours, 3), "false_alarms": self.false_alarms,
+                "false_alarms_critical": self.false_alarms_critical,
                 "first_alert": iso(self.detected_s), "first_alarm": iso(self.alarm_s),
                 "detection_delay_h": _r(self.detection_delay_h), "lead_time_h": _r(self.lead_time_h),
                 "alarm_lead_time_h": _r(self.alarm_lead_time_h), "rul_predictions": len(self.rul_errors_h),
@@ -165,7 +167,9 @@ class SimEvalReport:
             "faults_with_failure": len(faulty), "detected_before_failure": len(leads),
             "lead_time_h_mean": _r(_mean(leads)), "lead_time_h_min": _r(min(leads)) if leads else None,
             "alarm_lead_time_h_mean": _r(_mean(alarm_leads)),
-            "false_alarms": false_alarms, "healthy_machine_weeks": round(weeks, 3),
+            "false_alarms": false_alarms,
+            "false_alarms_critical": sum(m.false_alarms_critical for m in self.machines),
+            "healthy_machine_weeks": round(weeks, 3),
             "false_alarms_per_machine_week": _r(false_alarms / weeks) if weeks > 0 else None,
             # Rule of three: with none seen, the 95 % upper bound of the rate is 3 / exposure.
             "false_alarms_per_machine_week_95_upper": _r(3 / weeks) if weeks > 0 and false_alarms == 0 else None,
@@ -305,10 +309,10 @@ def _score_machine(path: AssetPath, results: list[HealthResult], messages: list[
     else:
         healthy_end = min(end_s, onset_s) if onset_s is not None else end_s
         healthy_h = max(0.0, healthy_end - scored_from) / 3600
-    false_alarms = sum(1 for e in episodes if onset_s is None or e.start_s < onset_s)
+    false = [e for e in episodes if onset_s is None or e.start_s < onset_s]
     m = MachineResult(asset=str(path), fault=label.kind if label else None, onset_s=onset_s, failure_s=failure_s,
                       scored_from_s=scored_from, scored_windows=len(results), healthy_hours=healthy_h,
-                      false_alarms=false_alarms)
+                      false_alarms=len(false), false_alarms_critical=sum(e.worst == "alarm" for e in false))
     if onset_s is None:
         return m
     after = [e for e in episodes if e.start_s >= onset_s and (failure_s is None or e.start_s < failure_s)]

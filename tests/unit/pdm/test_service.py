@@ -119,8 +119,11 @@ def test_fires_then_escalates_then_clears_without_flapping(tmp_path: Path) -> No
     assert not any(e.state is EventState.CLEARED for e in degrading.events)
     # Repaired: healthy again → exactly one cleared event.
     repaired = run(analytic, readings(1800, start_s=2460 + 3 * 3600, seed=5))
-    assert [e.state for e in repaired.events] == [EventState.CLEARED]
-    assert "back to normal" in repaired.events[0].message
+    states = [e.state for e in repaired.events]
+    assert states[-1] is EventState.CLEARED and states.count(EventState.CLEARED) == 1
+    # On the way down the alarm may step back to a warning first (the same alert, lower level).
+    assert all(e.details["previous_state"] == "alarm" for e in repaired.events[:-1])
+    assert "back to normal" in repaired.events[-1].message
 
 
 def test_score_at_the_threshold_does_not_flap(tmp_path: Path) -> None:
