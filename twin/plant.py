@@ -180,7 +180,7 @@ class Plant(_Model):
                     if asset.product_signal is not None and asset.product_signal not in asset.signals:
                         raise ValueError(f"{where}.product_signal: {asset.product_signal!r} is not one of its signals")
                     if asset.pdm is not None:
-                        unknown = sorted(asset.pdm.feature_spec().signals() - set(asset.signals))
+                        unknown = sorted(asset.pdm.signals() - set(asset.signals))
                         if unknown:
                             raise ValueError(f"{where}.pdm: unknown signal(s) {', '.join(unknown)}")
                     for name, signal in asset.signals.items():
