@@ -6,6 +6,7 @@ import logging
 import socket
 from pathlib import Path
 
+from analytics.runtime import Analytic, AnalyticRunner
 from edge_agent import EdgeAgent, EdgeOptions
 from ingest import Ingest, IngestOptions
 from twin.influx import InfluxDB, InfluxError
@@ -58,6 +59,13 @@ def ingest_worker(settings: Settings, db: InfluxDB, *, worker_id: str = "ingest-
     """An ingest worker writing to `db`."""
     return Ingest(mqtt_endpoint=mqtt_endpoint(settings), influx=db, mqtt_username=settings.mqtt_username,
                   mqtt_password=_secret(settings.mqtt_password), options=IngestOptions(worker_id=worker_id))
+
+
+def analytic_runner(settings: Settings, analytic: Analytic, db: InfluxDB, *, instance: str = "1") -> AnalyticRunner:
+    """A runner for one streaming analytic (SPC, PdM, energy) writing to `db`."""
+    return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db,
+                          mqtt_username=settings.mqtt_username, mqtt_password=_secret(settings.mqtt_password),
+                          instance=instance)
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -268,3 +268,44 @@ def _print_arl(console: Console, r: ArlResult) -> None:
                   f"{r.sd_run_length:.1f}", f"{r.median_run_length:g}", str(r.runs), str(r.censored))
     console.print(table)
     console.print(f"seed {r.seed}, {r.elapsed_s:.1f} s")
+
+
+@spc.command(name="run")
+@click.option("--plant", "plant_path", type=click.Path(dir_okay=False), default=None,
+              help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
+@click.option("--instance", default="1", show_default=True, help="Instance name (instances share the stream).")
+def run_cmd(plant_path: str | None, instance: str) -> None:
+    """Run the SPC streaming service on its own: gauge measurements → chart points, capability, alerts.
+
+    Charts every signal with an `spc:` section in the plant file (TWIN_MQTT_URL,
+    TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are).
+    """
+    import asyncio
+
+    from analytics.spc.service import build_spc
+    from twin import services
+    from twin.errors import TwinError
+    from twin.plant import load_plant
+    from twin.settings import Settings
+
+    try:
+        settings = Settings()
+        plant = load_plant(plant_path or settings.plant_file)
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None
+    analytic = build_spc(plant)
+    if analytic is None:
+        raise click.ClickException("no signal in the plant file has an spc: section")
+
+    async def main() -> None:
+        async with services.influx_client(settings) as db:
+            await services.ensure_database(db)
+            Console().print(f"spc running on {', '.join(analytic.characteristics)}")
+            await services.analytic_runner(settings, analytic, db, instance=instance).run()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except TwinError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,240 @@
+"""The SPC streaming service: gauge measurements in, chart points, capability and violation alerts out.
+
+`SpcAnalytic` is an `analytics.runtime.Analytic` (no I/O): for every signal with an
+`spc:` section in the plant file it keeps one `SpcEvaluator` per product, feeds it each
+good measurement in source-time order, and returns
+
+- one `spc` point per chart point (docs/schema.md): the plotted statistic, centre line,
+  limits, the companion dispersion chart (MR, R or S) and the rules that fired;
+- a `capability` point every `capability_every` chart points once spec limits exist;
+- an alert event per rule that fires (key `spc:{characteristic}:{chart}:{rule}`, e.g.
+  `spc:bore_diameter_mm:xbar:nelson2`, so the alert
+  manager keeps one alert per condition), and a `cleared` event for each open rule once
+  `clear_after` consecutive chart points are in control.
+
+Measurements at or before the last source time seen for a characteristic are ignored, so
+an at-least-once redelivery never enters a chart twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analytics.runtime import Output
+from analytics.spc.capability import capability
+from analytics.spc.charts import CHART_RULES
+from analytics.spc.config import CharacteristicSpc
+from analytics.spc.errors import SpcError
+from analytics.spc.evaluator import SpcEvaluator
+from analytics.spc.points import ChartPoint, Violation
+from analytics.spc.rules import RULE_DESCRIPTIONS
+from twin.events import AlertEvent, EventState, Severity
+from twin.influx import to_line
+from twin.plant import Plant
+from twin.readings import Quality, Reading
+from twin.topics import AssetPath
+
+log = logging.getLogger(__name__)
+
+# Rule 1 (a point beyond the 3σ limits) is the classic "stop and look" signal: the product
+# may already be out of spec. The run and pattern rules say the process changed: warning.
+# The EWMA and CUSUM decision rules are their charts' only signals and treated like rule 1.
+CRITICAL_RULES = frozenset({"nelson1", "we1", "limits", "ewma_limits", "cusum_upper", "cusum_lower"})
+
+
+@dataclass
+class _Characteristic:
+    """State of one charted characteristic of one asset."""
+
+    asset: AssetPath
+    name: str
+    config: CharacteristicSpc
+    evaluators: dict[str | None, SpcEvaluator] = field(default_factory=dict)
+    last_ts: datetime | None = None
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+    points: int = 0
+    open_rules: dict[str, datetime] = field(default_factory=dict)
+    in_control_run: int = 0
+
+    def evaluator(self, product: str | None) -> SpcEvaluator:
+        key = product if product in self.config.products else None
+        if key not in self.evaluators:
+            self.evaluators[key] = SpcEvaluator(self.config, product=key, name=f"{self.asset.asset}/{self.name}")
+        return self.evaluators[key]
+
+
+class SpcAnalytic:
+    """Control charts for every characteristic the plant configures; see the module docstring."""
+
+    name = "spc"
+
+    def __init__(self, plant: Plant, *, capability_every: int = 25, capability_window: int = 125,
+                 clear_after: int = 25) -> None:
+        self.capability_every = capability_every
+        self.capability_window = capability_window
+        self.clear_after = clear_after
+        self.skipped = 0
+        self._chars: dict[tuple[str, str], _Characteristic] = {}
+        self._product_signal: dict[str, str] = {}
+        self._product: dict[str, str] = {}
+        self._serial: dict[str, tuple[datetime, str]] = {}
+        for path, asset in plant.assets():
+            if asset.product_signal is not None:
+                self._product_signal[str(path)] = asset.product_signal
+            for name, signal in asset.signals.items():
+                if signal.spc is not None:
+                    self._chars[(str(path), name)] = _Characteristic(path, name, signal.spc)
+        self._assets = {a for a, _ in self._chars}
+
+    @property
+    def characteristics(self) -> list[str]:
+        """'asset/characteristic' for every charted signal."""
+        return [f"{c.asset.asset}/{c.name}" for c in self._chars.values()]
+
+    def wants(self, reading: Reading) -> bool:
+        """Measurements of charted characteristics, plus the serials and products of their gauges."""
+        return str(reading.asset) in self._assets
+
+    def process(self, readings: Sequence[Reading]) -> Output:
+        """Chart every new measurement; return points, capability and alert events."""
+        out = Output()
+        for r in readings:
+            asset = str(r.asset)
+            if r.signal == self._product_signal.get(asset) and isinstance(r.value, str):
+                self._product[asset] = r.value
+                continue
+            if r.signal == "serial" and r.value is not None:
+                self._serial[asset] = (r.ts, str(r.value))
+                continue
+            char = self._chars.get((asset, r.signal))
+            if char is None:
+                continue
+            if (r.quality is not Quality.GOOD or isinstance(r.value, bool | str) or r.value is None):
+                self.skipped += 1
+                continue
+            if char.last_ts is not None and r.ts <= char.last_ts:
+                continue  # a redelivery or an out-of-order sample: charted once only
+            char.last_ts = r.ts
+            self._update(char, float(r.value), r.ts, out)
+        return out
+
+    def _update(self, char: _Characteristic, value: float, ts: datetime, out: Output) -> None:
+        product = self._product.get(str(char.asset))
+        evaluator = char.evaluator(product)
+        char.recent.append(value)
+        try:
+            point = evaluator.update(value, ts)
+        except SpcError as exc:
+            log.warning("SPC %s/%s: %s", char.asset.asset, char.name, exc)
+            self.skipped += 1
+            return
+        if point is None:
+            return
+        char.points += 1
+        serial = self._serial.get(str(char.asset))
+        out.lines.append(self._point_line(char, point, serial[1] if serial and serial[0] == ts else None))
+        self._events(char, point, ts, out)
+        cfg = char.config.for_product(product)
+        if (cfg.lsl is not None or cfg.usl is not None) and char.points % self.capability_every == 0:
+            self._capability(char, cfg, evaluator, ts, out)
+
+    def _tags(self, char: _Characteristic, **extra: str) -> dict[str, str]:
+        a = char.asset
+        return {"site": a.site, "area": a.area, "line": a.line, "asset": a.asset, "characteristic": char.name,
+                **extra}
+
+    def _point_line(self, char: _Characteristic, p: ChartPoint, serial: str | None) -> str:
+        rules = sorted({v.rule for v in p.all_violations})
+        fields: dict[str, Any] = {
+            "value": float(p.statistic), "cl": float(p.center),
+            "ucl": _f(p.ucl), "lcl": _f(p.lcl), "n": float(p.size),
+            "violation": ",".join(rules), "violations": float(len(rules)), "serial": serial,
+        }
+        if p.statistic_lower is not None:
+            fields["value_lower"] = float(p.statistic_lower)
+        if p.dispersion is not None:
+            d = p.dispersion
+            fields.update(range_value=float(d.statistic), range_cl=float(d.center), range_ucl=_f(d.ucl),
+                          range_lcl=_f(d.lcl))
+        ts = p.timestamp or char.last_ts
+        assert ts is not None
+        return to_line("spc", self._tags(char, chart=char.config.chart), fields, ts)
+
+    def _events(self, char: _Characteristic, p: ChartPoint, ts: datetime, out: Output) -> None:
+        # A rule on the dispersion chart (MR, R, S) is its own condition: key and message name that chart.
+        fired = [(p, v) for v in p.violations]
+        if p.dispersion is not None:
+            fired += [(p.dispersion, v) for v in p.dispersion.violations]
+        for point, v in fired:
+            key = f"spc:{char.name}:{v.chart}:{v.rule}"
+            char.open_rules.setdefault(key, ts)
+            out.events.append(AlertEvent(
+                asset=char.asset, source="spc", kind=v.rule,
+                severity=Severity.CRITICAL if v.rule in CRITICAL_RULES else Severity.WARNING,
+                state=EventState.FIRING, key=key, message=_message(char, v, point), ts=ts,
+                details={"characteristic": char.name, "chart": v.chart, "rule": v.rule, "value": point.statistic,
+                         "cl": point.center, "ucl": point.ucl, "lcl": point.lcl,
+                         "points": [t.isoformat() for t in v.timestamps if t is not None]},
+            ))
+        if fired:
+            char.in_control_run = 0
+            return
+        char.in_control_run += 1
+        if char.open_rules and char.in_control_run >= self.clear_after:
+            for key in sorted(char.open_rules):
+                out.events.append(AlertEvent(
+                    asset=char.asset, source="spc", kind=key.rsplit(":", 1)[-1], severity=Severity.INFO,
+                    state=EventState.CLEARED, key=key,
+                    message=f"{char.name}: back in control for {char.in_control_run} points", ts=ts))
+            char.open_rules.clear()
+
+    def _capability(self, char: _Characteristic, cfg: CharacteristicSpc, evaluator: SpcEvaluator, ts: datetime,
+                     out: Output) -> None:
+        values = list(char.recent)[-self.capability_window:]
+        limits = evaluator.limits
+        try:
+            cap = capability(values, lsl=cfg.lsl, usl=cfg.usl, target=cfg.target,
+                             sigma_within=limits.sigma if limits is not None else None,
+                             in_control=not char.open_rules)
+        except SpcError as exc:
+            log.info("SPC %s/%s: no capability yet: %s", char.asset.asset, char.name, exc)
+            return
+        fields: dict[str, Any] = {
+            "cp": _est(cap.cp), "cpk": _est(cap.cpk), "pp": _est(cap.pp), "ppk": _est(cap.ppk), "cpm": _est(cap.cpm),
+            "cpk_low": _f(cap.cpk.lower) if cap.cpk else None, "cpk_high": _f(cap.cpk.upper) if cap.cpk else None,
+            "n": float(cap.n), "mean": float(cap.mean), "sigma_within": float(cap.sigma_within),
+            "sigma_overall": float(cap.sigma_overall),
+            "normality_p": _f(cap.normality.p_value) if cap.normality else None,
+            "lsl": _f(cap.lsl), "usl": _f(cap.usl),
+        }
+        out.lines.append(to_line("capability", self._tags(char), fields, ts))
+
+
+def _f(x: float | None) -> float | None:
+    return float(x) if x is not None else None
+
+
+def _est(e: Any) -> float | None:
+    return float(e.value) if e is not None else None
+
+
+def _message(char: _Characteristic, v: Violation, p: ChartPoint) -> str:
+    what = RULE_DESCRIPTIONS.get(v.rule) or CHART_RULES.get(v.rule) or v.description
+    return (f"{char.asset.asset} {char.name}: {what} ({v.rule}, {v.chart} chart, "
+            f"{len(v.indices)} point{'s' if len(v.indices) != 1 else ''}; last {p.statistic:.6g}, "
+            f"CL {p.center:.6g}, UCL {_fmt(p.ucl)}, LCL {_fmt(p.lcl)})")
+
+
+def _fmt(x: float | None) -> str:
+    return f"{x:.6g}" if x is not None else "none"
+
+
+def build_spc(plant: Plant, **options: Any) -> SpcAnalytic | None:
+    """The SPC analytic for a plant, or None when no signal has an `spc:` section."""
+    analytic = SpcAnalytic(plant, **options)
+    return analytic if analytic.characteristics else None
