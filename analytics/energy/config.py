@@ -2,11 +2,19 @@
 
 These validate at the edge — a plant file section or a YAML file — and convert to the plain
 frozen dataclasses the computation uses (`to_tariff()`, `to_settings()` ...), so nothing
-inside the package depends on pydantic. The plant model can embed `EnergyConfig` later.
+inside the package depends on pydantic. The plant model embeds `EnergyConfig` as its
+`energy:` section; `EnergyConfig.check_references` checks it against the plant's assets.
+
+Attribution: `MeterConfig.asset` names the **meter** asset, whose `signal` is read. The
+energy is attributed to the machine that meter's `meters:` link names in the plant file
+(no link: to the meter asset itself, e.g. a main feeder meter). The machine's `state`
+signal gives idle energy, its gauge (the asset whose `measures:` names it) or its
+`part_count` gives good parts (analytics/energy/README.md, "Streaming service").
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -26,10 +34,56 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BaselineConfig(_Model):
+    """An ISO 50001 energy baseline of one machine, per hour: E = intercept + kWh/part × good parts.
+
+    Give both coefficients (fitted offline, e.g. with `fit_baseline` over a reference year),
+    or neither: then the service fits them over the first `reference_hours` complete hours
+    it sees and freezes them (a reference that kept learning would absorb the very drift it
+    should show).
+    """
+
+    intercept_kwh_per_h: float | None = Field(default=None, description="energy per hour at zero production")
+    kwh_per_good_part: float | None = Field(default=None, description="marginal energy per good part")
+    reference_hours: int = Field(default=8, ge=3, description="complete hours to fit over when not given")
+    deviation_limit_pct: float = Field(default=20.0, gt=0,
+                                       description="an hour this far above or below expected is a finding")
+    min_expected_kwh: float = Field(default=0.1, ge=0, description="no deviation finding below this expectation")
+
+    @model_validator(mode="after")
+    def _both_or_none(self) -> BaselineConfig:
+        if (self.intercept_kwh_per_h is None) != (self.kwh_per_good_part is None):
+            raise ValueError("give both intercept_kwh_per_h and kwh_per_good_part, or neither (fitted online)")
+        return self
+
+
+class EnvironmentLimitConfig(_Model):
+    """Limits on one environment signal (temperature, humidity) of one sensor asset, with hysteresis.
+
+    Above `high` (or below `low`) fires; the event clears once the value is back inside the
+    limits by at least `deadband`, so a value hovering at a limit does not flap.
+    """
+
+    asset: str = Field(description="sensor asset id")
+    signal: str = Field(description="signal name, e.g. temp_c or humidity_pct")
+    high: float | None = None
+    low: float | None = None
+    deadband: float = Field(default=0.0, ge=0, description="hysteresis in the signal's unit")
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    @model_validator(mode="after")
+    def _limits(self) -> EnvironmentLimitConfig:
+        if self.high is None and self.low is None:
+            raise ValueError("give high, low or both")
+        if self.high is not None and self.low is not None and not self.low + self.deadband < self.high - self.deadband:
+            raise ValueError(f"low ({self.low}) + deadband must stay below high ({self.high}) - deadband")
+        return self
+
+
 class MeterConfig(_Model):
     """One energy meter and how to read it."""
 
-    asset: str = Field(description="asset the meter measures (plant-model asset id)")
+    asset: str = Field(description="the meter asset whose signal is read; its `meters:` link names the machine charged")
     signal: str = Field(default="energy_kwh", description="signal carrying the value")
     kind: Literal["counter", "power"] = Field(default="counter", description="cumulative kWh counter or kW")
     line: str | None = None
@@ -39,6 +93,14 @@ class MeterConfig(_Model):
     max_interval_s: float = Field(default=DEFAULT_MAX_INTERVAL_S, gt=0, description="longer spacing is a gap")
     standby_threshold_kw: float | None = Field(default=None, ge=0, description="idle above this is waste")
     waste_min_duration_s: float = Field(default=600.0, gt=0)
+    air_leak_loaded_kw: float | None = Field(
+        default=None, ge=0, description="for a compressor's meter: above this it is loaded; loaded while no "
+                                        "machine of the plant runs is a compressed-air leak finding")
+    air_leak_min_duration_s: float = Field(default=1800.0, gt=0)
+    baseline: BaselineConfig | None = Field(
+        default_factory=BaselineConfig,
+        description="ISO 50001 EnB of the metered machine (default: fitted over the first complete hours); "
+                    "null for none")
 
     def to_settings(self) -> CounterSettings:
         """The counter settings for `CounterIntegrator`."""
@@ -138,6 +200,41 @@ class EnergyConfig(_Model):
     residual_factor: str | None = Field(default=None, description="factor id for the residual kWh (market-based)")
     factor_overrides: dict[str, FactorOverride] = Field(default_factory=dict)
     green_contracts: list[GreenContractConfig] = Field(default_factory=list)
+    environment: list[EnvironmentLimitConfig] = Field(
+        default_factory=list, description="temperature / humidity limits per sensor asset and signal")
+
+    @field_validator("meters")
+    @classmethod
+    def _unique_meters(cls, v: list[MeterConfig]) -> list[MeterConfig]:
+        seen: set[tuple[str, str]] = set()
+        for i, m in enumerate(v):
+            if (m.asset, m.signal) in seen:
+                raise ValueError(f"meters[{i}]: {m.asset}.{m.signal} is configured twice (would count twice)")
+            seen.add((m.asset, m.signal))
+        return v
+
+    def check_references(self, signals: Mapping[str, Collection[str]], meters: Mapping[str, str | None]) -> None:
+        """Check the section against the plant: `signals` maps asset id → its signal names, `meters`
+        asset id → its `meters:` link. ValueError names the entry at fault (plant validation calls this).
+        """
+        machines: dict[str, int] = {}
+        for i, m in enumerate(self.meters):
+            where = f"energy.meters[{i}]"
+            if m.asset not in signals:
+                raise ValueError(f"{where}.asset: unknown asset {m.asset!r} (name the meter asset, whose "
+                                 f"`meters:` link names the machine)")
+            if m.signal not in signals[m.asset]:
+                raise ValueError(f"{where}.signal: {m.asset!r} has no signal {m.signal!r}")
+            machine = meters.get(m.asset) or m.asset
+            if machine in machines:
+                raise ValueError(f"{where}.asset: {machine!r} is already metered by energy.meters[{machines[machine]}]")
+            machines[machine] = i
+        for i, e in enumerate(self.environment):
+            where = f"energy.environment[{i}]"
+            if e.asset not in signals:
+                raise ValueError(f"{where}.asset: unknown asset {e.asset!r}")
+            if e.signal not in signals[e.asset]:
+                raise ValueError(f"{where}.signal: {e.asset!r} has no signal {e.signal!r}")
 
     def overrides(self) -> dict[str, EmissionFactor]:
         """Factor overrides as `EmissionFactor`s keyed by id (merged by `FactorTable.with_overrides`)."""

@@ -8,6 +8,12 @@ again overwrites the earlier point (that is how late data and replays are absorb
 
 Intervals are split at bucket edges (energy proportional to time); parts count in the bucket
 where they were reported (a part is an event at its completion, not spread over time).
+
+Live view: `RollupAccumulator.snapshot()` returns the open buckets as they stand without
+closing them. Each record carries the bucket's *whole* content so far, never an increment,
+so writing a snapshot after every batch and the final record when the bucket closes puts
+one point per (asset, period, start) in InfluxDB, rewritten as it grows: nothing is
+counted twice however often it is written.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ class RollupRecord:
     good_parts: float
     gap: bool
     flagged: bool
+    covered_s: float = 0.0  # metered time inside the bucket (less than the bucket while open or after gaps in data)
 
     measurement = "energy"
 
@@ -93,11 +100,11 @@ class RollupRecord:
             t["product"] = self.ref.product
         return {k: v for k, v in t.items() if v}
 
-    def fields(self) -> dict[str, float | int]:
-        """InfluxDB fields; kwh_per_good_part only when defined (Influx has no null)."""
-        f: dict[str, float | int] = {
-            "energy_kwh": self.energy_kwh, "cost_cny": self.cost_cny, "co2e_kg": self.co2e_kg,
-            "idle_kwh": self.idle_kwh, "good_parts": self.good_parts, "gap": int(self.gap),
+    def fields(self) -> dict[str, float]:
+        """InfluxDB fields, all floats (docs/schema.md); kwh_per_good_part only when defined (Influx has no null)."""
+        f: dict[str, float] = {
+            "energy_kwh": float(self.energy_kwh), "cost_cny": float(self.cost_cny), "co2e_kg": float(self.co2e_kg),
+            "idle_kwh": float(self.idle_kwh), "good_parts": float(self.good_parts), "gap": 1.0 if self.gap else 0.0,
         }
         if (k := self.kwh_per_good_part) is not None:
             f["kwh_per_good_part"] = k
@@ -112,6 +119,7 @@ class _Bucket:
     good_parts: float = 0.0
     gap: bool = False
     flagged: bool = False
+    covered_s: float = 0.0
 
 
 class RollupAccumulator:
@@ -147,6 +155,7 @@ class RollupAccumulator:
                 b.idle.append(piece.energy_kwh)
             b.gap |= piece.gap
             b.flagged |= piece.flagged
+            b.covered_s += piece.duration_s
         if item.good_parts:
             # Parts reported at the interval's end belong to the bucket containing that instant
             # (an end exactly on an edge closes the earlier bucket: the part finished by then).
@@ -155,6 +164,11 @@ class RollupAccumulator:
         closed = [k for k in self._buckets
                   if k[0].asset == item.ref.asset and next_period_start(k[1], self.period, self._tz) <= iv.start]
         return [self._record(k, self._buckets.pop(k)) for k in sorted(closed, key=lambda k: (k[1], k[0].asset))]
+
+    def snapshot(self) -> list[RollupRecord]:
+        """Every open bucket as it stands, kept open (the live view of the current hour and day)."""
+        keys = sorted(self._buckets, key=lambda k: (k[1], k[0].asset, k[0].product or ""))
+        return [self._record(k, self._buckets[k]) for k in keys]
 
     def flush(self) -> list[RollupRecord]:
         """Return every open bucket (partial or complete) and forget them."""
@@ -165,7 +179,8 @@ class RollupAccumulator:
         energy_kwh = math.fsum(b.energy)
         return RollupRecord(period=self.period, start=key[1], ref=key[0], energy_kwh=energy_kwh,
                             cost_cny=math.fsum(b.cost), co2e_kg=self.pricing.co2e_kg(energy_kwh),
-                            idle_kwh=math.fsum(b.idle), good_parts=b.good_parts, gap=b.gap, flagged=b.flagged)
+                            idle_kwh=math.fsum(b.idle), good_parts=b.good_parts, gap=b.gap, flagged=b.flagged,
+                            covered_s=b.covered_s)
 
 
 def rollup(items: Iterable[LabeledInterval], *, period: RollupPeriod, pricing: Pricing,

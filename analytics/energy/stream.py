@@ -68,6 +68,10 @@ class AssetEnergyTracker:
             findings = self._waste.update(ts, power_kw, state)
         return TrackerOutput(iv, records, findings)
 
+    def snapshot(self) -> list[RollupRecord]:
+        """Open buckets as they stand, kept open: write them for a live view; later versions overwrite them."""
+        return [r for acc in self._rollups for r in acc.snapshot()]
+
     def flush(self) -> list[RollupRecord]:
         """Open (partial) buckets, to write now; a complete version overwrites them later."""
         return [r for acc in self._rollups for r in acc.flush()]
