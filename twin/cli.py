@@ -1,10 +1,16 @@
 """The `twin` command: one entry point for every service and tool.
 
     twin demo        everything in one process, on local servers it starts itself
-    twin simulate    the simulated plant (OPC UA servers + MQTT devices)
+    twin simulate    the simulated plant (OPC UA servers + MQTT devices), with fault scenarios
     twin edge        the edge agent: OPC UA / MQTT devices → MQTT
     twin ingest      MQTT → InfluxDB
+    twin analytics   SPC, predictive maintenance and energy on the live stream
     twin plant check validate a plant file
+    twin spc         control charts, capability, ARL (测)
+    twin pdm         machine health, anomaly detection, RUL (机)
+    twin energy      energy, cost and carbon reports (环)
+    twin alerts      list / acknowledge / resolve alerts; run the alert manager and API
+    twin dashboards  generate Grafana dashboards, push them to Grafana
 
 Settings come from TWIN_* environment variables (see `twin --help`); the CLI prints
 with rich, library code only logs.
@@ -13,6 +19,7 @@ with rich, library code only logs.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
@@ -72,7 +79,41 @@ plant_option = click.option("--plant", "plant_path", type=click.Path(path_type=P
                             help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
 
 
-@click.group(epilog=ENV_HELP)
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used (click's documented lazy-loading pattern).
+
+    The analytics groups pull in SciPy, scikit-learn and Apprise; `twin edge` on a gateway
+    should not pay for them, nor should `twin --help`.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name -> "module:attribute" (a click command or a zero-arg factory)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = self.lazy[cmd_name].partition(":")
+        obj = getattr(importlib.import_module(module), attr)
+        command = obj if isinstance(obj, click.Command) else obj()
+        assert isinstance(command, click.Command), f"{self.lazy[cmd_name]} is not a click command"
+        return command
+
+
+LAZY_COMMANDS = {
+    "simulate": "simulators.cli:simulate",
+    "spc": "analytics.spc.cli:spc",
+    "pdm": "analytics.pdm.cli:pdm",
+    "energy": "twin.cli:energy_group",
+    "alerts": "analytics.alerts.cli:alerts",
+    "dashboards": "dashboards.cli:dashboards",
+}
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, epilog=ENV_HELP)
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def cli(log_level: str) -> None:
@@ -92,17 +133,25 @@ def cli(log_level: str) -> None:
 @cli.command()
 @plant_option
 @click.option("--duration", type=float, default=None, metavar="SECONDS", help="Stop after this many seconds.")
-def demo(plant_path: Path | None, duration: float | None) -> None:
-    """Run the whole twin locally: simulator, edge agent, ingest, Mosquitto, InfluxDB.
+@click.option("--backfill", type=click.FloatRange(min=0), default=180, show_default=True, metavar="MINUTES",
+              help="Simulate this much history first (0: start in real time).")
+@click.option("--speed", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Time acceleration while simulating the history.")
+def demo(plant_path: Path | None, duration: float | None, backfill: float, speed: float) -> None:
+    """Run the whole twin locally: simulator, edge agent, ingest, analytics, alerts and API.
 
     Local Mosquitto and InfluxDB servers are started under $TWIN_STATE_DIR/demo unless
-    TWIN_MQTT_URL / TWIN_INFLUX_URL point at running ones. Ctrl-C stops cleanly.
+    TWIN_MQTT_URL / TWIN_INFLUX_URL point at running ones. The simulated plant starts
+    --backfill minutes in the past and runs --speed times faster until it reaches the
+    wall clock, so control charts, health and energy have a history within minutes; from
+    then on it runs in real time. Ctrl-C stops cleanly.
     """
-    from twin.demo import run_demo
+    from twin.demo import DemoOptions, run_demo
 
     settings = _settings()
     plant = _plant(plant_path, settings)
-    result = _run(run_demo(settings, plant, duration_s=duration, console=console))
+    options = DemoOptions(duration_s=duration, backfill_s=backfill * 60, speed=speed)
+    result = _run(run_demo(settings, plant, options=options, console=console))
     if result is None:
         return
     table = Table(title=f"points in InfluxDB database {settings.influx_db!r}")
@@ -113,29 +162,6 @@ def demo(plant_path: Path | None, duration: float | None) -> None:
     console.print(table)
     if result.missing:
         raise click.ClickException(f"no points for: {', '.join(result.missing)}")
-
-
-@cli.command()
-@plant_option
-@click.option("--tick", type=float, default=1.0, show_default=True, help="Seconds between samples.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same data).")
-def simulate(plant_path: Path | None, tick: float, seed: int) -> None:
-    """Run simulated hardware for a plant file: OPC UA servers and MQTT devices."""
-    from simulators.plant_sim import PlantSimulator
-    from twin import services
-
-    settings = _settings()
-    plant = _plant(plant_path, settings)
-
-    async def main() -> None:
-        async with services.mqtt_client(settings, "twin-simulator-devices") as devices, \
-                PlantSimulator(plant, mqtt=devices, tick_s=tick, seed=seed) as sim:
-            endpoints = ", ".join(c.endpoint for c in plant.connections.opcua.values()) or "none"
-            console.print(f"simulating {len(list(plant.signals()))} signals; OPC UA: {endpoints}; "
-                          f"MQTT devices on {services.mqtt_endpoint(settings)}")
-            await sim.run()
-
-    _run(main())
 
 
 @cli.command()
@@ -171,6 +197,36 @@ def ingest(worker_id: str) -> None:
     _run(main())
 
 
+@cli.command("analytics")
+@plant_option
+@click.option("--instance", default="1", show_default=True,
+              help="Instance name; instances share the telemetry stream (MQTT shared subscriptions).")
+def analytics_cmd(plant_path: Path | None, instance: str) -> None:
+    """Run every analytic the plant file configures: SPC, predictive maintenance, energy.
+
+    Reads telemetry from the broker, writes chart points, health and energy rollups to
+    InfluxDB and publishes alert events; `twin alerts serve` turns those into alerts.
+    """
+    from analytics.catalog import build_analytics
+    from twin import services
+
+    settings = _settings()
+    model = _plant(plant_path, settings)
+    built = build_analytics(model, settings)
+    if not built:
+        raise click.ClickException("the plant file configures no analytics (spc:, pdm: or energy: sections)")
+
+    async def main() -> None:
+        async with services.influx_client(settings) as db:
+            await services.ensure_database(db)
+            console.print(f"analytics running: {', '.join(a.name for a in built)}")
+            async with asyncio.TaskGroup() as tg:
+                for a in built:
+                    tg.create_task(services.analytic_runner(settings, a, db, instance=instance).run())
+
+    _run(main())
+
+
 @cli.group()
 def plant() -> None:
     """Work with plant files."""
@@ -191,6 +247,18 @@ def plant_check(path: Path | None) -> None:
         table.add_row(f"{sig.asset.area}/{sig.asset.line}/{sig.asset.asset}", sig.asset_type, sig.name,
                       sig.spec.unit, src)
     console.print(table)
+
+
+def energy_group() -> click.Group:
+    """`twin energy`, reading meter data from InfluxDB and meters from the plant file unless told otherwise."""
+    from analytics.energy.cli import build_energy_group
+    from analytics.energy.influx_source import influx_source
+
+    def plant_model() -> Plant:
+        return _plant(None, _settings())
+
+    return build_energy_group(source_factory=lambda: influx_source(_settings(), plant_model()),
+                              config_factory=lambda: plant_model().energy)
 
 
 def main() -> None:

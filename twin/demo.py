@@ -1,10 +1,16 @@
 """`twin demo`: the whole twin in one process on a laptop.
 
 Starts a local Mosquitto and InfluxDB under the state folder (unless TWIN_MQTT_URL /
-TWIN_INFLUX_URL point at running servers), the plant simulator, the edge agent and
-ingest, and shows a live status: per-signal rates, points written, queue depth, dead
-letters. Stops on Ctrl-C / SIGTERM or after --duration seconds, then reports how many
-points each configured signal has in InfluxDB.
+TWIN_INFLUX_URL point at running servers), the plant simulator, the edge agent, ingest,
+every analytic the plant file configures (SPC, predictive maintenance, energy), the alert
+manager and the HTTP API, and shows a live status: per-signal rates, points written,
+queue depth, dead letters, analytics output and open alerts. Stops on Ctrl-C / SIGTERM
+or after --duration seconds, then reports how many points each configured signal has in
+InfluxDB.
+
+The simulator starts `backfill_s` in the past and runs `speed` times faster than real time
+until it reaches the wall clock, then in real time: control limits, health baselines and
+hourly energy have a history within minutes of starting, and every timestamp is real.
 """
 
 from __future__ import annotations
@@ -12,17 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from analytics.runtime import AnalyticRunner
+from api.auth import ApiSettings, Role
 from edge_agent.queue import DiskQueue
 from simulators.plant_sim import PlantSimulator
 from twin import services
@@ -32,6 +45,9 @@ from twin.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from twin.plant import Plant
 from twin.settings import Settings
 from twin.stats import Stats
+
+if TYPE_CHECKING:
+    from analytics.alerts.service import AlertService
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +60,17 @@ class DemoResult:
     missing: list[str]
 
 
-async def run_demo(settings: Settings, plant: Plant, *, duration_s: float | None, console: Console) -> DemoResult:
-    """Run everything until cancelled or duration_s has passed."""
+@dataclass(frozen=True)
+class DemoOptions:
+    """How the demo runs: how long, how much history to simulate first, and how fast."""
+
+    duration_s: float | None = None
+    backfill_s: float = 0.0
+    speed: float = 1.0
+
+
+async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, console: Console) -> DemoResult:
+    """Run everything until cancelled or options.duration_s has passed."""
     with contextlib.ExitStack() as stack:
         state = settings.state_dir / "demo"
         if settings.mqtt_url is None:
@@ -61,35 +86,73 @@ async def run_demo(settings: Settings, plant: Plant, *, duration_s: float | None
             if services.port_in_use(parts.hostname or "127.0.0.1", parts.port or 4840):
                 raise TwinError(f"cannot start the OPC UA simulator for connection {conn_name!r}: "
                                 f"{conn.endpoint} is already in use; change its endpoint in the plant file")
+        api = _api_settings(state)
+        if services.port_in_use(api.host, api.port):
+            raise TwinError(f"cannot start the API on {api.host}:{api.port}: the port is in use; "
+                            f"set TWIN_API_PORT to a free port")
         async with services.influx_client(settings) as db:
             await db.ping()
             await services.ensure_database(db)
-            await _run_services(settings, plant, db, duration_s, console)
+            await _run_services(settings, plant, db, api, options, console)
             return await _summary(plant, db)
 
 
-async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, duration_s: float | None,
+def _api_settings(state: Path) -> ApiSettings:
+    """TWIN_API_* settings; without TWIN_API_TOKENS, demo tokens kept in the state folder."""
+    api = ApiSettings()
+    if api.parsed_tokens():
+        return api
+    path = state / "api-tokens"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(",".join(f"demo-{role}:{role}:{secrets.token_urlsafe(18)}"
+                                 for role in ("viewer", "maintainer", "admin")))
+        path.chmod(0o600)
+    return api.model_copy(update={"tokens": SecretStr(path.read_text().strip())})
+
+
+async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, api: ApiSettings, options: DemoOptions,
                         console: Console) -> None:
+    from analytics.alerts.cli import build_service
+    from analytics.catalog import build_analytics
+
     edge = services.edge_agent(settings, plant)
     ingest = services.ingest_worker(settings, db)
+    alerts = build_service(plant.alerts, settings, api, db_path=settings.state_dir / "demo" / "alerts.db", influx=db)
+    runners = [services.analytic_runner(settings, a, db) for a in build_analytics(plant, settings)]
+    start = datetime.now(UTC) - timedelta(seconds=options.backfill_s) if options.backfill_s > 0 else None
+    speed = options.speed if start is not None else 1.0
     async with services.mqtt_client(settings, "twin-demo-devices") as devices, \
-            PlantSimulator(plant, mqtt=devices, tick_s=1.0) as sim:
+            PlantSimulator(plant, mqtt=devices, tick_s=1.0, speed=speed, start=start, catch_up=True) as sim:
         console.print(f"[green]factory-twin demo running[/]: {len(list(plant.signals()))} signals, "
                       f"database {settings.influx_db!r} at {settings.influx_url}. Ctrl-C stops.")
-        status = _Status(edge_stats=edge.stats, ingest_stats=ingest.stats, queue=lambda: edge.queue)
+        console.print(f"analytics: {', '.join(r.analytic.name for r in runners) or 'none configured'}; "
+                      f"API http://{api.host}:{api.port}/docs")
+        maintainer = next((t for t in api.parsed_tokens() if t.role is Role.MAINTAINER), None)
+        if maintainer is not None and not ApiSettings().parsed_tokens():
+            console.print(f"[dim]demo API token (maintainer): export TWIN_API_URL=http://{api.host}:{api.port} "
+                          f"TWIN_API_TOKEN={maintainer.token}[/]")
+        if start is not None:
+            console.print(f"[dim]simulating the last {options.backfill_s / 60:g} min at {speed:g}x, "
+                          f"then in real time[/]")
+        status = _Status(edge_stats=edge.stats, ingest_stats=ingest.stats, queue=lambda: edge.queue,
+                         runners=runners, alerts=alerts)
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         if task is not None:
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
-            async with asyncio.timeout(duration_s):
+            async with asyncio.timeout(options.duration_s):
                 async with asyncio.TaskGroup() as tg:
+                    tg.create_task(alerts.run(), name="alerts")
+                    for runner in runners:
+                        tg.create_task(runner.run(), name=f"analytics-{runner.analytic.name}")
                     tg.create_task(edge.run(), name="edge")
                     tg.create_task(ingest.run(), name="ingest")
                     tg.create_task(sim.run(), name="simulator")
                     tg.create_task(status.show(console), name="status")
         except TimeoutError:
-            console.print(f"[dim]--duration {duration_s:g} s reached; stopping[/]")
+            console.print(f"[dim]--duration {options.duration_s:g} s reached; stopping[/]")
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
 
@@ -105,10 +168,13 @@ async def _summary(plant: Plant, db: InfluxDB) -> DemoResult:
 class _Status:
     """The live status table, refreshed every second."""
 
-    def __init__(self, *, edge_stats: Stats, ingest_stats: Stats, queue: Callable[[], DiskQueue | None]) -> None:
+    def __init__(self, *, edge_stats: Stats, ingest_stats: Stats, queue: Callable[[], DiskQueue | None],
+                 runners: list[AnalyticRunner], alerts: AlertService) -> None:
         self._edge = edge_stats
         self._ingest = ingest_stats
         self._queue = queue
+        self._runners = runners
+        self._alerts = alerts
         self._last: Counter[str] = Counter()
         self._last_t = time.monotonic()
 
@@ -132,6 +198,14 @@ class _Status:
             f"queue depth {queue.depth if queue else 0} · dead letters {dead} · "
             f"lag {ingest.gauges.get('lag_s', 0.0):.2f} s"
         )
+        for runner in self._runners:
+            c = runner.stats.counters
+            table.caption += f"\n{runner.analytic.name}: {c['points']} points, {c['events']} alert events"
+        manager = self._alerts.manager
+        open_alerts = manager.open_alerts if manager is not None else []
+        table.caption += f"\nopen alerts {len(open_alerts)}"
+        for a in sorted(open_alerts, key=lambda a: a.first_seen)[-3:]:
+            table.caption += f"\n  [{a.severity.value}] {a.asset.asset}: {a.message}"
         return table
 
     async def show(self, console: Console) -> None:

@@ -29,6 +29,7 @@ def _plant_file(tmp_path: Path) -> Path:
 
 def _twin(args: list[str], env: dict[str, str], timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
+    base["TWIN_API_PORT"] = str(free_port())
     return subprocess.run([sys.executable, "-m", "twin.cli", *args], env={**base, **env}, capture_output=True,
                           text=True, timeout=timeout_s, cwd=Path(__file__).resolve().parents[2])
 
@@ -38,19 +39,31 @@ def test_demo_uses_given_servers_and_leaves_points_for_every_signal(
 ) -> None:
     plant_file = _plant_file(tmp_path)
     db = f"demo_{uuid.uuid4().hex[:8]}"
-    result = _twin(["demo", "--duration", "6", "--plant", str(plant_file)],
+    # 40 simulated minutes at 120x (20 s), then real time: enough for SPC limits (25 parts),
+    # the PdM baseline (40 windows of 30 s after a 300 s window) and live energy rollups.
+    result = _twin(["demo", "--duration", "30", "--backfill", "40", "--speed", "120", "--plant", str(plant_file)],
                    {"TWIN_MQTT_URL": mosquitto.url, "TWIN_INFLUX_URL": influxdb_server.url,
-                    "TWIN_INFLUX_DB": db, "TWIN_STATE_DIR": str(tmp_path / "state")})
+                    "TWIN_INFLUX_DB": db, "TWIN_STATE_DIR": str(tmp_path / "state")}, timeout_s=120)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "started local" not in result.stdout  # it used the servers it was given
-    resp = httpx.get(f"{influxdb_server.url}/query", params={
-        "db": db, "q": 'SELECT count("quality") FROM "telemetry" GROUP BY "asset", "signal"'})
-    counts = {(s["tags"]["asset"], s["tags"]["signal"]): s["values"][0][1]
-              for s in resp.json()["results"][0]["series"]}
+    assert "analytics: spc, pdm, energy" in result.stdout
+
+    def query(q: str) -> dict[tuple[str, ...], int]:
+        resp = httpx.get(f"{influxdb_server.url}/query", params={"db": db, "q": q})
+        series = resp.json()["results"][0].get("series", [])
+        return {tuple(s["tags"].values()): s["values"][0][1] for s in series}
+
+    counts = query('SELECT count("quality") FROM "telemetry" GROUP BY "asset", "signal"')
     expected = {(sig.asset.asset, sig.name) for sig in load_plant(plant_file).signals()}
     assert set(counts) == expected
     assert all(n >= 1 for n in counts.values())
-    assert counts[("cnc-01", "spindle_temp")] >= 4  # one sample per second for ~6 s
+    assert counts[("cnc-01", "spindle_temp")] >= 100  # 40 simulated minutes, about one change a second
+    # Every analytic wrote its results for the assets the plant file configures it on.
+    assert set(query('SELECT count("value") FROM "spc" GROUP BY "characteristic"')) == {
+        ("bore_diameter_mm",), ("length_mm",)}
+    assert set(query('SELECT count("health_index") FROM "health" GROUP BY "asset"')) == {("cnc-01",)}
+    assert set(query('SELECT count("energy_kwh") FROM "energy" GROUP BY "asset", "period"')) == {
+        ("cnc-01", "day"), ("cnc-01", "hour")}
 
 
 def test_demo_starts_its_own_servers_and_stops_after_duration(tmp_path: Path) -> None:

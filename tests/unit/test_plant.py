@@ -29,7 +29,7 @@ def test_example_plant_is_valid() -> None:
     assert plant.site == "demo-plant"
     names = {(s.asset.asset, s.name) for s in plant.signals()}
     assert ("cnc-01", "spindle_speed") in names and ("meter-cnc-01", "energy_kwh") in names
-    assert len(names) == 17
+    assert len(names) == 18
     _, gauge = plant.asset("gauge-cnc-01")
     assert gauge.measures == "cnc-01"
     spc = gauge.signals["bore_diameter_mm"].spc
