@@ -1,9 +1,11 @@
 """The `energy` click group: `energy report` prints kWh, cost, kgCO2e and kWh per good part.
 
-The group gets its data from a `ReportSource` (a callable (start, end) -> meter rows). The
-twin CLI registers the group with an InfluxDB-backed source:
+The group gets its data from a `ReportSource` (a callable (start, end) -> meter rows) and
+its meters, tariff and factor choice from an `EnergyConfig`. The twin CLI registers the
+group with the InfluxDB-backed source and the plant file's `energy:` section:
 
-    cli.add_command(build_energy_group(source_factory=lambda: influx_source(settings)))
+    from analytics.energy.influx_source import plant_energy_config, plant_source
+    build_energy_group(source_factory=plant_source, config_factory=plant_energy_config)
 
 and `--input FILE.csv` always works offline. Library code does not print; this module does.
 """
@@ -20,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.energy.carbon import FactorTable
-from analytics.energy.config import EXAMPLE_TARIFF_PATH, load_energy_config, load_tariff
+from analytics.energy.config import EXAMPLE_TARIFF_PATH, EnergyConfig, load_energy_config, load_tariff
 from analytics.energy.counters import DEFAULT_MAX_INTERVAL_S, CounterSettings
 from analytics.energy.errors import EnergyError
 from analytics.energy.report import EnergyReport, ReportSource, build_report, csv_source, fetch_window, to_csv, to_json
@@ -63,8 +65,10 @@ def _table(report: EnergyReport, tz: ZoneInfo) -> Table:
     return t
 
 
-def build_energy_group(source_factory: SourceFactory | None = None) -> click.Group:
-    """The `energy` command group; `source_factory` supplies rows when --input is not given."""
+def build_energy_group(source_factory: SourceFactory | None = None,
+                       config_factory: Callable[[], EnergyConfig | None] | None = None) -> click.Group:
+    """The `energy` command group; `source_factory` supplies rows when --input is not given,
+    `config_factory` the energy configuration (the plant's `energy:` section) when --config is not."""
 
     @click.group(name="energy")
     def energy() -> None:
@@ -94,7 +98,10 @@ def build_energy_group(source_factory: SourceFactory | None = None) -> click.Gro
         try:
             tz = ZoneInfo(tz_name)
             start, end = _parse_when(from_, tz), _parse_when(to, tz)
-            cfg = load_energy_config(config_path) if config_path else None
+            if config_path is not None:
+                cfg: EnergyConfig | None = load_energy_config(config_path)
+            else:
+                cfg = config_factory() if config_factory is not None and input_path is None else None
             if tariff_path is not None:
                 tariff = load_tariff(tariff_path)
             elif cfg is not None and cfg.tariff is not None:
@@ -114,7 +121,10 @@ def build_energy_group(source_factory: SourceFactory | None = None) -> click.Gro
                 raise click.UsageError("no data source configured: give --input FILE.csv")
             rows = list(source(*fetch_window(start, end, max_gap_s)))
             settings = CounterSettings(counter_max_kwh=counter_max, max_interval_s=max_gap_s)
-            meters = {m.asset: m for m in cfg.meters} if cfg else None
+            # A plant-backed source attributes rows to machines and says which meter config each uses.
+            meters = getattr(source, "meters", None) if input_path is None else None
+            if meters is None:
+                meters = {m.asset: m for m in cfg.meters} if cfg else None
             result = build_report(rows, start=start, end=end, by=by,  # type: ignore[arg-type]
                                   tariff=tariff, factor_kg_per_kwh=factor.kg_per_kwh, factor_id=fid,
                                   meters=meters, settings=settings)
@@ -130,6 +140,41 @@ def build_energy_group(source_factory: SourceFactory | None = None) -> click.Gro
                       f"{factor.year})")
         for note in result.notes:
             err.print(f"[yellow]note:[/] {note}")
+
+    @energy.command(name="run")
+    @click.option("--plant", "plant_path", type=click.Path(dir_okay=False), default=None,
+                  help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
+    @click.option("--instance", default="1", show_default=True, help="Instance name (instances share the stream).")
+    def run_cmd(plant_path: str | None, instance: str) -> None:
+        """Run the energy service on its own: meter telemetry → hourly/daily rollups, waste alerts."""
+        import asyncio
+
+        from analytics.energy.service import build_energy
+        from twin import services
+        from twin.errors import TwinError
+        from twin.plant import load_plant
+        from twin.settings import Settings
+
+        try:
+            settings = Settings()
+            analytic = build_energy(load_plant(plant_path or settings.plant_file))
+        except (TwinError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if analytic is None:
+            raise click.ClickException("the plant file has no energy: section with meters")
+
+        async def main() -> None:
+            async with services.influx_client(settings) as db:
+                await services.ensure_database(db)
+                Console().print(f"energy running on {', '.join(analytic.meters)}")
+                await services.analytic_runner(settings, analytic, db, instance=instance).run()
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+        except TwinError as exc:
+            raise click.ClickException(str(exc)) from None
 
     return energy
 

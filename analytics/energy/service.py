@@ -7,8 +7,9 @@ plant's `energy:` section it keeps an `AssetEnergyTracker` and feeds it the mete
 - the energy belongs to the **machine** the meter asset's `meters:` link names (a meter
   without a link is its own machine, e.g. a main feeder); tags site/area/line/asset are
   the machine's place in the plant;
-- machine state: the machine's `state` signal, latest value when a meter reading arrives
-  (idle energy = energy while the state is idle/standby/stopped/blocked/starved);
+- machine state: the machine's `state` signal; an interval between two meter readings has
+  the state in force at its start, by source time (idle energy = energy while the state
+  is idle/standby/stopped/blocked/starved);
 - good parts: if a gauge `measures:` the machine, a part is one gauge document (the
   readings with one source timestamp) and it is **good when every characteristic with
   spec limits (`spc: lsl/usl`, per product when the gauge names one) is measured, of
@@ -43,6 +44,7 @@ firing event when the condition starts and a cleared event when it ends:
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections.abc import Sequence
@@ -188,8 +190,8 @@ class EnergyAnalytic:
         self._meters: dict[tuple[str, str], _Meter] = {}
         self._gauges: dict[str, _Gauge] = {}
         self._part_counters: dict[str, _Meter] = {}
-        self._states: dict[str, str] = {}  # machine id -> latest state
-        self._state_ts: dict[str, datetime] = {}
+        self._states: dict[str, str] = {}  # machine id -> latest state (by source time)
+        self._state_hist: dict[str, list[tuple[datetime, str]]] = {}  # machine id -> state changes, time order
         self._parts_last: dict[str, tuple[datetime, float]] = {}
         self._compressors: set[str] = set()
         for m in config.meters:
@@ -247,9 +249,8 @@ class EnergyAnalytic:
             if meter is not None:
                 self._meter_reading(meter, r, out)
             elif r.signal == "state" and asset in self._state_assets:
-                if isinstance(r.value, str) and (r.asset.asset not in self._state_ts
-                                                 or r.ts >= self._state_ts[r.asset.asset]):
-                    self._states[r.asset.asset], self._state_ts[r.asset.asset] = r.value, r.ts
+                if isinstance(r.value, str):
+                    self._state_change(r.asset.asset, r.ts, r.value)
             elif asset in self._gauges:
                 self._gauge_reading(self._gauges[asset], r)
             elif r.signal == "part_count" and asset in self._part_counters:
@@ -268,6 +269,31 @@ class EnergyAnalytic:
         return [self._line(m, rec) for m in self._meters.values() for rec in m.tracker.flush()]
 
     # -- inputs -------------------------------------------------------------------------------
+
+    def _state_change(self, machine: str, ts: datetime, state: str) -> None:
+        hist = self._state_hist.setdefault(machine, [])
+        i = bisect.bisect_right([t for t, _ in hist], ts)
+        if i and hist[i - 1][0] == ts:
+            hist[i - 1] = (ts, state)
+        else:
+            hist.insert(i, (ts, state))
+        self._states[machine] = hist[-1][1]
+
+    def _state_at(self, machine: str, ts: datetime) -> str | None:
+        """The state in force at `ts` (the last change at or before it); older history is dropped.
+
+        An interval's state is the one at its start: a machine that went idle at 10:00 was
+        running during the interval that ended at 10:00. Meter readings of one machine come in
+        time order, so changes before the one in force now are never needed again.
+        """
+        hist = self._state_hist.get(machine)
+        if not hist:
+            return None
+        i = bisect.bisect_right([t for t, _ in hist], ts)
+        if i == 0:
+            return hist[0][1]  # state reported only after the interval began: the best we know
+        del hist[:i - 1]
+        return hist[0][1]
 
     def _gauge_reading(self, gauge: _Gauge, r: Reading) -> None:
         if r.signal == gauge.product_signal:
@@ -311,7 +337,8 @@ class EnergyAnalytic:
         for g in meter.gauges:
             if g.pending is not None and g.pending[0] <= r.ts:
                 self._finish_part(g)
-        state = self._states.get(meter.machine.asset)
+        start = meter.tracker.last_ts
+        state = self._state_at(meter.machine.asset, start) if start is not None else None
         result = meter.tracker.update(r.ts, float(value), state=state, good_parts=meter.pending_parts)
         if result.interval is None:
             return  # the first reading, or a redelivered one: parts wait for the next interval

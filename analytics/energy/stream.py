@@ -53,7 +53,8 @@ class AssetEnergyTracker:
 
     def update(self, ts: datetime, value: float, *, state: str | None = None, good_parts: float = 0.0,
                product: str | None = None) -> TrackerOutput:
-        """Take one reading (kWh counter or kW, per `kind`) with the machine state and good parts since the last."""
+        """Take one reading (kWh counter or kW, per `kind`) with the machine state in force since the last
+        reading (the interval's state) and the good parts completed since the last."""
         iv = self._integrator.update(ts, value)
         if iv is None:
             return TrackerOutput()
@@ -64,9 +65,19 @@ class AssetEnergyTracker:
         if self._waste is not None and state is not None:
             # A counter gives no instantaneous power: use the interval's mean power, which is what
             # the meter can say about how much the machine drew while in this state.
-            power_kw = value if self.kind == "power" else iv.energy_kwh / (iv.duration_s / 3600.0)
-            findings = self._waste.update(ts, power_kw, state)
+            # That mean power held over [start, end) is a sample at the interval's start (the
+            # detector holds each sample's power until the next one).
+            if self.kind == "power":
+                findings = self._waste.update(ts, value, state)
+            else:
+                findings = self._waste.update(iv.start, iv.energy_kwh / (iv.duration_s / 3600.0), state)
         return TrackerOutput(iv, records, findings)
+
+    @property
+    def last_ts(self) -> datetime | None:
+        """Time of the last accepted reading: where the next interval starts."""
+        last = self._integrator.last
+        return last[0] if last is not None else None
 
     def snapshot(self) -> list[RollupRecord]:
         """Open buckets as they stand, kept open: write them for a live view; later versions overwrite them."""
