@@ -39,9 +39,10 @@ def test_demo_uses_given_servers_and_leaves_points_for_every_signal(
 ) -> None:
     plant_file = _plant_file(tmp_path)
     db = f"demo_{uuid.uuid4().hex[:8]}"
-    # 40 simulated minutes at 120x (20 s), then real time: enough for SPC limits (25 parts),
-    # the PdM baseline (40 windows of 30 s after a 300 s window) and live energy rollups.
-    result = _twin(["demo", "--duration", "30", "--backfill", "40", "--speed", "120", "--plant", str(plant_file)],
+    # 100 simulated minutes at 200x (30 s), then real time: enough for the X̄-R limits (25
+    # subgroups of 5 parts at ~40 s a part), the PdM baseline (40 windows of 30 s after a
+    # 300 s window) and live energy rollups.
+    result = _twin(["demo", "--duration", "40", "--backfill", "100", "--speed", "200", "--plant", str(plant_file)],
                    {"TWIN_MQTT_URL": mosquitto.url, "TWIN_INFLUX_URL": influxdb_server.url,
                     "TWIN_INFLUX_DB": db, "TWIN_STATE_DIR": str(tmp_path / "state")}, timeout_s=120)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -57,7 +58,7 @@ def test_demo_uses_given_servers_and_leaves_points_for_every_signal(
     expected = {(sig.asset.asset, sig.name) for sig in load_plant(plant_file).signals()}
     assert set(counts) == expected
     assert all(n >= 1 for n in counts.values())
-    assert counts[("cnc-01", "spindle_temp")] >= 100  # 40 simulated minutes, about one change a second
+    assert counts[("cnc-01", "spindle_temp")] >= 100  # 100 simulated minutes, changes every few seconds
     # Every analytic wrote its results for the assets the plant file configures it on.
     assert set(query('SELECT count("value") FROM "spc" GROUP BY "characteristic"')) == {
         ("bore_diameter_mm",), ("length_mm",)}
