@@ -23,7 +23,9 @@ if TYPE_CHECKING:
         scope2_location_kg,
     )
     from analytics.energy.config import (
+        BaselineConfig,
         EnergyConfig,
+        EnvironmentLimitConfig,
         FactorOverride,
         GreenContractConfig,
         MeterConfig,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     )
     from analytics.energy.report import EnergyReport, MeterRow, ReportRow, ReportSource, build_report, read_csv
     from analytics.energy.rollups import AssetRef, LabeledInterval, Pricing, RollupAccumulator, RollupRecord, rollup
+    from analytics.energy.service import EnergyAnalytic, build_energy
     from analytics.energy.stream import AssetEnergyTracker, TrackerOutput
     from analytics.energy.tariffs import CostBreakdown, Period, Tariff, TariffWindow, flat_tariff
 
@@ -61,6 +64,7 @@ _EXPORTS = {
     "AssetEnergyTracker": "stream",
     "AssetRef": "rollups",
     "Baseline": "baseline",
+    "BaselineConfig": "config",
     "ConfigError": "errors",
     "CostBreakdown": "tariffs",
     "CounterIntegrator": "counters",
@@ -68,10 +72,12 @@ _EXPORTS = {
     "DataError": "errors",
     "Deviation": "baseline",
     "EmissionFactor": "carbon",
+    "EnergyAnalytic": "service",
     "EnergyConfig": "config",
     "EnergyError": "errors",
     "EnergyInterval": "intervals",
     "EnergyReport": "report",
+    "EnvironmentLimitConfig": "config",
     "EpisodeDetector": "kpis",
     "FactorOverride": "config",
     "FactorTable": "carbon",
@@ -98,6 +104,7 @@ _EXPORTS = {
     "TariffWindow": "tariffs",
     "TrackerOutput": "stream",
     "allocate": "kpis",
+    "build_energy": "service",
     "build_report": "report",
     "clip": "intervals",
     "cooling_degree_days": "baseline",
@@ -123,6 +130,7 @@ __all__ = [
     "AssetEnergyTracker",
     "AssetRef",
     "Baseline",
+    "BaselineConfig",
     "ConfigError",
     "CostBreakdown",
     "CounterIntegrator",
@@ -130,10 +138,12 @@ __all__ = [
     "DataError",
     "Deviation",
     "EmissionFactor",
+    "EnergyAnalytic",
     "EnergyConfig",
     "EnergyError",
     "EnergyInterval",
     "EnergyReport",
+    "EnvironmentLimitConfig",
     "EpisodeDetector",
     "FactorOverride",
     "FactorTable",
@@ -160,6 +170,7 @@ __all__ = [
     "TariffWindow",
     "TrackerOutput",
     "allocate",
+    "build_energy",
     "build_report",
     "clip",
     "cooling_degree_days",
