@@ -252,13 +252,9 @@ def plant_check(path: Path | None) -> None:
 def energy_group() -> click.Group:
     """`twin energy`, reading meter data from InfluxDB and meters from the plant file unless told otherwise."""
     from analytics.energy.cli import build_energy_group
-    from analytics.energy.influx_source import influx_source
+    from analytics.energy.influx_source import plant_energy_config, plant_source
 
-    def plant_model() -> Plant:
-        return _plant(None, _settings())
-
-    return build_energy_group(source_factory=lambda: influx_source(_settings(), plant_model()),
-                              config_factory=lambda: plant_model().energy)
+    return build_energy_group(source_factory=plant_source, config_factory=plant_energy_config)
 
 
 def main() -> None:

@@ -190,6 +190,10 @@ class Plant(_Model):
                                 f"{where}.signals.{name}.opcua.connection: unknown connection "
                                 f"{signal.opcua.connection!r} (connections.opcua has: {known})"
                             )
+        if self.energy is not None:
+            assets = list(self.assets())
+            self.energy.check_references({p.asset: set(a.signals) for p, a in assets},
+                                         {p.asset: a.meters for p, a in assets})
         return self
 
     def signals(self) -> Iterator[BoundSignal]:
