@@ -141,3 +141,10 @@ def test_alert_route_to_an_unknown_channel_is_refused(tmp_path: Path) -> None:
         routes=[{"name": "r", "escalation": [{"after_s": 0, "channels": ["nowhere"]}]}]))
     with pytest.raises(ConfigError, match=r"alerts: .*channel 'nowhere'"):
         load_plant(path)
+
+
+def test_energy_meter_naming_an_unknown_asset_is_refused_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda raw: raw["energy"]["meters"][0].update(asset="meter-99"))
+    with pytest.raises(ConfigError) as err:
+        load_plant(path)
+    assert "energy.meters[0]" in str(err.value) and "meter-99" in str(err.value)
