@@ -55,9 +55,11 @@ def _base(uid: str, title: str, description: str, *, time_from: str, refresh: st
 def plant_overview() -> dash.Dashboard:
     """Machine states, open alerts, health and today's energy for the selected part of the plant."""
     where = hierarchy()
+    # The alert manager writes `source` as a field (analytics/alerts/annotations.py), so it is
+    # read with last(), not grouped by: GROUP BY a field silently groups by an empty tag.
     open_alerts = (
-        'SELECT last("state") AS "state", last("message") AS "message" FROM "alerts" '
-        f"WHERE {where} AND $timeFilter GROUP BY \"asset\", \"kind\", \"severity\", \"source\""
+        'SELECT last("state") AS "state", last("message") AS "message", last("source") AS "source" FROM "alerts" '
+        f"WHERE {where} AND $timeFilter GROUP BY \"asset\", \"kind\", \"severity\""
     )
     d = _base("ft-plant-overview", "Plant overview",
               "Machine states, open alerts, machine health and energy today.",
@@ -87,8 +89,8 @@ def plant_overview() -> dash.Dashboard:
         .with_row(dash.Row("Alerts"))
         .with_panel(stat_panel(
             "Open alerts", "Alerts whose latest state is firing or acknowledged (not resolved).",
-            # An alert's identity within an asset is (kind, severity, source): those are the
-            # tags; its latest state comes from last() per series, then resolved ones drop out.
+            # An alert's identity within an asset is approximated by its tags (kind, severity);
+            # its latest state comes from last() per series, then resolved ones drop out.
             InfluxQL(f"""SELECT count("state") AS "open" FROM ({open_alerts}) WHERE "state" != 'resolved'""",
                      columns=["open"]),
             span=4, height=8, thresholds=[(None, "green"), (1.0, "red")]))
@@ -175,9 +177,10 @@ def machine_detail() -> dash.Dashboard:
         .with_row(dash.Row("Alerts"))
         .with_panel(table_panel(
             "Alert events", "Every alert event of the machine, newest first.",
-            InfluxQL(f"""SELECT "state", "message", "key", "by" FROM "alerts" WHERE {where} AND $timeFilter
-                     GROUP BY "kind", "severity", "source" ORDER BY time DESC LIMIT 200""",
-                     columns=["state", "message", "key", "by"], group_by=["kind", "severity", "source"],
+            # `source` and `actor` (who: system or a user) are fields of the alert manager's points.
+            InfluxQL(f"""SELECT "state", "message", "key", "source", "actor" AS "by" FROM "alerts" WHERE {where}
+                     AND $timeFilter GROUP BY "kind", "severity" ORDER BY time DESC LIMIT 200""",
+                     columns=["state", "message", "key", "source", "by"], group_by=["kind", "severity"],
                      result_format="table")))
     )
 

@@ -9,39 +9,78 @@ substitutes `$timeFilter`, `$__interval` and the variables with dashboards.inter
 panels (one control chart per characteristic) are run once per characteristic, with the
 variable narrowed to that value as Grafana does for each repeated copy.
 
-The data: `telemetry` and `pipeline` come from the real pipeline (simulated plant → edge
-agent → Mosquitto → ingest → InfluxDB) running for a few seconds; `spc`, `capability`,
-`health`, `energy` and `alerts` come from tests/schema_data.py (docs/schema.md) until
-their services exist.
+Every measurement comes from the project's own code, nothing is written by hand:
+
+- `telemetry` and `pipeline`: the real pipeline (simulated plant → edge agent →
+  Mosquitto → ingest → InfluxDB) running for a few seconds.
+- a history of the example plant (examples/plant.yaml) ending now: `PlantEngine` steps
+  HISTORY of simulated time (no I/O, seconds of wall time); each frame becomes readings
+  as the edge agent would make them (the gauge's one document per part), written as
+  `telemetry` and fed, in batches, to the analytics `analytics.catalog.build_analytics`
+  builds (SPC, PdM, energy), whose points (`spc`, `capability`, `health`, `energy`) are
+  written as they come. Their alert events, and those of the plant's threshold rules,
+  go through the alert manager (`AlertManager` on a temporary SQLite store, its clock on
+  simulated time) whose transitions become `alerts` points through `Annotations`, as in
+  `AlertService`; one alert is acknowledged, as a person would through the API.
+
+HISTORY is long enough for every panel to have data: SPC limits after 25 subgroups of 5
+parts (about 1.4 h at the simulated cycle time), PdM baselines per part program (40
+windows of 300 s every 30 s), and the energy baseline, fitted over the first 8 complete
+hours (analytics/energy/config.py `reference_hours`), so the hours after it carry
+`expected_kwh` and `deviation_pct`. A spindle-bearing wear fault on cnc-01 starts after
+the baselines are learnt, so health leaves `normal` and a remaining-useful-life estimate
+exists.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from analytics.alerts.annotations import Annotations
+from analytics.alerts.manager import AlertManager
+from analytics.alerts.model import AlertState
+from analytics.alerts.sources import ThresholdRules
+from analytics.alerts.store import AlertStore
+from analytics.catalog import build_analytics
 from dashboards.build import JSON_DIR, build_all, targets
 from dashboards.interpolate import TimeRange, Variable, interpolate
 from dashboards.panels import Expect
 from edge_agent import EdgeAgent, EdgeOptions
 from ingest import Ingest, IngestOptions
+from ingest.schema import fast_telemetry_lines
+from simulators.engine import Frame, PlantEngine
 from simulators.plant_sim import PlantSimulator
-from tests import schema_data
+from simulators.scenario import parse_scenario
 from tests.helpers import eventually, example_plant, running
+from twin.events import AlertEvent
 from twin.influx import InfluxDB, Series
 from twin.mqtt import MqttClient
-from twin.settings import MqttEndpoint
+from twin.readings import Quality, Reading
+from twin.settings import MqttEndpoint, Settings
+from twin.topics import AssetPath
 
 pytestmark = pytest.mark.integration
 
 # Single-value variables get this value (it must be among the variable's options).
 CHOSEN = {"asset": "cnc-01"}
+
+# Simulated history, ending now: a first partial hour, the 8 complete hours the energy
+# baseline is fitted over, then the hour(s) it is applied to (see the module docstring).
+HISTORY = timedelta(hours=9, minutes=40)
+TICK_S = 1.0
+BATCH = timedelta(minutes=10)  # simulated time per batch of readings given to the analytics
+WRITE_LINES = 20_000  # points per InfluxDB write request
+# Starts after the PdM baselines are learnt; fails after the history ends.
+SCENARIO = {"name": "dashboards", "description": "cnc-01 spindle bearing wears from 3 h",
+            "faults": [{"kind": "bearing_wear", "asset": "cnc-01", "onset": "3h", "failure": "12h"}]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +96,9 @@ async def test_every_panel_query_returns_the_series_and_columns_its_panel_expect
     mqtt_endpoint: MqttEndpoint, influx: InfluxDB, tmp_path: Path
 ) -> None:
     await run_pipeline(mqtt_endpoint, influx, tmp_path)
+    written = await simulate_history(influx, tmp_path, end=datetime.now(UTC))
+    assert {"telemetry", "spc", "capability", "health", "energy", "alerts"} <= set(written), written
     now = datetime.now(UTC)
-    await influx.write(schema_data.all_lines(now))
 
     boards = {p.stem: json.loads(p.read_text()) for p in sorted(JSON_DIR.glob("*.json"))}
     expectations = {(t.dashboard_uid, t.panel_id, t.query.ref_id): t.query for t in targets(build_all())}
@@ -78,12 +118,15 @@ async def test_every_panel_query_returns_the_series_and_columns_its_panel_expect
     assert not failures, f"{len(failures)} panel queries do not give their panels data:\n" + "\n".join(failures)
     # Every target of the generator ran, repeated panels once per characteristic.
     repeated = sum(1 for t in targets(build_all()) if t.repeat)
-    assert runs == len(expectations) + repeated * (len(schema_data.CHARACTERISTICS) - 1)
-    # The chained variables saw the plant's hierarchy.
+    assert runs == len(expectations) + repeated * (len(options["ft-spc"]["characteristic"]) - 1)
+    # The chained variables saw the plant's hierarchy, each from the measurement it reads:
+    # telemetry has every asset; SPC only the gauge with `spc:` characteristics; energy only
+    # the machine the meter's `meters:` link charges.
     assert options["ft-plant-overview"]["site"] == ("demo-plant",)
-    assert options["ft-plant-overview"]["asset"] == ("cnc-01", "meter-cnc-01")
-    assert options["ft-spc"]["characteristic"] == tuple(sorted(schema_data.CHARACTERISTICS))
-    assert options["ft-energy"]["asset"] == ("cnc-01", "meter-cnc-01")
+    assert options["ft-plant-overview"]["asset"] == ("cnc-01", "gauge-cnc-01", "meter-cnc-01")
+    assert options["ft-spc"]["asset"] == ("gauge-cnc-01",)
+    assert options["ft-spc"]["characteristic"] == ("bore_diameter_mm", "length_mm")
+    assert options["ft-energy"]["asset"] == ("cnc-01",)
     assert "spindle_speed" in options["ft-machine-detail"]["signal"]
 
 
@@ -111,6 +154,76 @@ async def run_pipeline(mqtt_endpoint: MqttEndpoint, influx: InfluxDB, tmp_path: 
                             and bool(edge_rows) and edge_rows[0].values[0][1] >= 2)
 
                 await eventually(enough_health_points, timeout_s=20)
+
+
+async def simulate_history(influx: InfluxDB, tmp_path: Path, *, end: datetime) -> Counter[str]:
+    """Simulate HISTORY of the example plant up to `end` through the analytics and the alert manager into InfluxDB.
+
+    Returns the number of points written per measurement.
+    """
+    plant = example_plant()
+    engine = PlantEngine(plant, scenario=parse_scenario(SCENARIO), seed=1, tick_s=TICK_S, start=end - HISTORY)
+    analytics = build_analytics(plant, Settings(state_dir=tmp_path / "state"))
+    assert [a.name for a in analytics] == ["spc", "pdm", "energy"]
+    thresholds = ThresholdRules(list(plant.alerts.rules))  # what AlertService evaluates on telemetry
+    gauges = {path for path, asset in plant.assets() if asset.type == "gauge"}
+    written: Counter[str] = Counter()
+
+    async def write(lines: list[str]) -> None:
+        for i in range(0, len(lines), WRITE_LINES):
+            await influx.write(lines[i:i + WRITE_LINES])
+        written.update(line.split(",", 1)[0] for line in lines)
+
+    # The manager's clock follows simulated time, as it would run alongside the plant live.
+    clock = [engine.start]
+    with AlertStore(tmp_path / "alerts.sqlite") as store:
+        manager = AlertManager(store, plant.alerts, clock=lambda: clock[0])
+        annotations = Annotations()
+        ticks, per_batch = round(HISTORY / timedelta(seconds=TICK_S)), round(BATCH / timedelta(seconds=TICK_S))
+        for done in range(0, ticks, per_batch):
+            readings: list[Reading] = []
+            for _ in range(min(per_batch, ticks - done)):
+                readings.extend(frame_readings(engine.step(), gauges))
+            lines = fast_telemetry_lines(readings)  # what ingest writes (= ingest.schema.telemetry_lines)
+            events: list[AlertEvent] = []
+            for analytic in analytics:
+                out = analytic.process([r for r in readings if analytic.wants(r)])
+                lines.extend(out.lines)
+                events.extend(out.events)
+            events.extend(e for r in readings if thresholds.wants(r) for e in thresholds.update(r))
+            for event in sorted(events, key=lambda e: e.ts):
+                clock[0] = max(clock[0], event.ts)
+                manager.ingest(event)
+            clock[0] = engine.ts(engine.t_s)
+            manager.tick()
+            # At the end someone acknowledges the machine's firing alert (the API's ack): the
+            # bearing's health alarm, so Machine detail's last 6 h have alert events of a person.
+            if done + per_batch >= ticks:
+                firing = [a for a in manager.open_alerts
+                          if a.state is AlertState.FIRING and a.asset.asset == CHOSEN["asset"]]
+                assert firing, f"no alert of {CHOSEN['asset']} is firing at the end of the history"
+                manager.acknowledge(firing[0].id, "li.wei", "looking at it")
+            while manager.transitions:
+                lines.append(annotations.line(manager.transitions.popleft()))
+            await write(lines)
+    return written
+
+
+def frame_readings(frame: Frame, gauges: set[AssetPath]) -> Iterator[Reading]:
+    """A frame as the edge agent reads it: every signal of every asset, a gauge's readings per measured part."""
+    for path, values in frame.values.items():
+        if path in gauges or path in frame.offline:
+            continue  # a gauge publishes one document per part, not per tick
+        for signal, value in values.items():
+            status = frame.status.get((path, signal))
+            yield Reading(path, signal, frame.ts, value, Quality.GOOD if status is None else Quality.BAD, status)
+    for part in frame.parts:
+        if part.asset in frame.offline:
+            continue
+        for signal, value in part.values.items():
+            status = part.status.get(signal)
+            yield Reading(part.asset, signal, part.ts, value, Quality.GOOD if status is None else Quality.BAD,
+                          status)
 
 
 async def resolve_variables(influx: InfluxDB, board: dict[str, Any], now: datetime
@@ -180,9 +293,12 @@ def check(series: list[Series], expect: Expect) -> list[str]:
             problems.append(f"columns {s.columns}, expected {list(expect.columns)}")
         if set(s.tags) != set(expect.group_by):
             problems.append(f"series tags {sorted(s.tags)}, expected {sorted(expect.group_by)}")
+        # InfluxQL accepts GROUP BY a key that is no tag (e.g. a field) and groups by "" instead.
+        if empty := sorted(k for k, v in s.tags.items() if v == ""):
+            problems.append(f"series grouped by {empty}, which have no tag value (fields, or tags never written?)")
         if not s.values:
             problems.append(f"series {s.tags} has no rows")
     for index, column in enumerate(expect.columns[1:], start=1):
-        if not any(len(row) > index and row[index] is not None for s in series for row in s.values):
-            problems.append(f"column {column!r} is null in every row")
+        if not any(len(row) > index and row[index] not in (None, "") for s in series for row in s.values):
+            problems.append(f"column {column!r} is null or empty in every row")
     return problems
