@@ -46,6 +46,6 @@ def annotation_line(t: Transition, ns: int | None = None) -> str:
             "kind": a.kind, "severity": a.severity.value}
     fields: dict[str, FieldValue | None] = {
         "message": a.message, "state": a.state.value, "key": a.key, "action": t.action.value, "actor": t.actor,
-        "alert_id": a.id, "count": a.count, "source": a.source, "comment": t.comment,
+        "alert_id": float(a.id), "count": float(a.count), "source": a.source, "comment": t.comment,
     }
     return to_line(MEASUREMENT, tags, fields, t.ts if ns is None else ns)
