@@ -1,7 +1,8 @@
 """Statistical process control (测): control charts, run rules, capability and ARL simulation.
 
-The streaming service needs only `SpcEvaluator` (built from the plant model's
-`CharacteristicSpc`) and the result types `ChartPoint` / `Violation`; quality engineers use
+`SpcEvaluator` (built from the plant model's `CharacteristicSpc`) charts one characteristic
+and returns `ChartPoint` / `Violation`; the streaming service (`SpcAnalytic`, `build_spc`,
+`twin spc run`) drives one per characteristic and product; quality engineers use
 `twin spc analyze` / `twin spc arl` (`analytics.spc.cli`). See README.md in this folder for
 the formulas and their sources.
 """
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from analytics.spc.phase1 import ChartSpec, PhaseOneResult, Samples, build_chart, phase_one, run_chart
     from analytics.spc.points import ChartPoint, Estimate, Limits, Violation
     from analytics.spc.rules import RULE_DESCRIPTIONS, RuleChecker, parse_rules
+    from analytics.spc.service import SpcAnalytic, build_spc
 
 # Public name → submodule; imported on first use (analytics/_lazy.py says why).
 _EXPORTS = {
@@ -62,6 +64,7 @@ _EXPORTS = {
     "RuleChecker": "rules",
     "Samples": "phase1",
     "SpcConfigError": "errors",
+    "SpcAnalytic": "service",
     "SpcDataError": "errors",
     "SpcError": "errors",
     "SpcEvaluator": "evaluator",
@@ -72,6 +75,7 @@ _EXPORTS = {
     "XbarSChart": "charts",
     "analyze": "analysis",
     "build_chart": "phase1",
+    "build_spc": "service",
     "capability": "capability",
     "factors": "constants",
     "normality_test": "capability",
@@ -105,6 +109,7 @@ __all__ = [
     "PhaseOneResult",
     "RuleChecker",
     "Samples",
+    "SpcAnalytic",
     "SpcConfigError",
     "SpcDataError",
     "SpcError",
@@ -116,6 +121,7 @@ __all__ = [
     "XbarSChart",
     "analyze",
     "build_chart",
+    "build_spc",
     "capability",
     "factors",
     "normality_test",

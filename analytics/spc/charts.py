@@ -242,6 +242,11 @@ class _SubgroupChart(_Shewhart):
         """Measurements buffered towards the next subgroup."""
         return len(self._buffer)
 
+    def discard_pending(self) -> int:
+        """Drop a partly filled subgroup (a product changeover ends it); return how many values were dropped."""
+        dropped, self._buffer = len(self._buffer), []
+        return dropped
+
     def update(self, value: float, ts: datetime | None = None, *, size: float | None = None) -> ChartPoint | None:
         """Add one measurement; return the X̄ point when it completes a subgroup of n, else None."""
         self._buffer.append(float(value))

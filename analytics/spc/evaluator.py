@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from analytics.spc.charts import Chart
+from analytics.spc.charts import Chart, XbarRChart, XbarSChart
 from analytics.spc.config import CharacteristicSpc
 from analytics.spc.errors import SpcDataError
 from analytics.spc.phase1 import (
@@ -98,6 +98,20 @@ class SpcEvaluator:
         """
         if self._chart is not None:
             self._chart = self._chart.clone()
+
+    def discard_pending(self) -> int:
+        """Drop a partly filled subgroup; return how many measurements were dropped.
+
+        A rational subgroup is consecutive parts made under the same conditions (Montgomery
+        §5.3.4): when the product changes, the parts buffered so far must not be completed
+        by parts made after the next run of this product.
+        """
+        if self._chart is None:
+            dropped, self._pending = len(self._pending), []
+            return dropped
+        if isinstance(self._chart, XbarRChart | XbarSChart):
+            return self._chart.discard_pending()
+        return 0
 
     def update(self, value: float, ts: datetime | None = None, *, size: float | None = None) -> ChartPoint | None:
         """Add one measurement (or count with its `size`); return a chart point when one is complete."""

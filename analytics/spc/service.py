@@ -1,19 +1,23 @@
 """The SPC streaming service: gauge measurements in, chart points, capability and violation alerts out.
 
 `SpcAnalytic` is an `analytics.runtime.Analytic` (no I/O): for every signal with an
-`spc:` section in the plant file it keeps one `SpcEvaluator` per product, feeds it each
-good measurement in source-time order, and returns
+`spc:` section in the plant file it keeps one `SpcEvaluator` per product (named by the
+asset's `product_signal`; per-product limits come from `CharacteristicSpc.for_product`),
+feeds it each good measurement in source-time order, and returns
 
 - one `spc` point per chart point (docs/schema.md): the plotted statistic, centre line,
   limits, the companion dispersion chart (MR, R or S) and the rules that fired;
-- a `capability` point every `capability_every` chart points once spec limits exist;
+- a `capability` point every `capability_every` chart points of a product once spec
+  limits exist, over that product's last `capability_window` measurements;
 - an alert event per rule that fires (key `spc:{characteristic}:{chart}:{rule}`, e.g.
-  `spc:bore_diameter_mm:xbar:nelson2`, so the alert
-  manager keeps one alert per condition), and a `cleared` event for each open rule once
-  `clear_after` consecutive chart points are in control.
+  `spc:bore_diameter_mm:xbar:nelson1`, so the alert manager keeps one alert per
+  condition and counts its occurrences), and a `cleared` event for each open rule once
+  `clear_after` consecutive chart points of the characteristic are in control.
 
 Measurements at or before the last source time seen for a characteristic are ignored, so
-an at-least-once redelivery never enters a chart twice.
+an at-least-once redelivery never enters a chart twice. Measurements whose quality is not
+good (bad or uncertain), or without a numeric value, are skipped and counted: a chart of
+suspect readings signals the gauge, not the process.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from analytics.spc.rules import RULE_DESCRIPTIONS
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import to_line
 from twin.plant import Plant
-from twin.readings import Quality, Reading
+from twin.readings import Quality, Reading, Value, format_ts
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
@@ -48,48 +52,68 @@ CRITICAL_RULES = frozenset({"nelson1", "we1", "limits", "ewma_limits", "cusum_up
 
 
 @dataclass
+class _Stream:
+    """One chart: a characteristic of an asset for one product (None: no product signal)."""
+
+    evaluator: SpcEvaluator
+    config: CharacteristicSpc  # with the product's overrides applied
+    recent: deque[float]
+    points: int = 0
+
+
+@dataclass
 class _Characteristic:
-    """State of one charted characteristic of one asset."""
+    """State of one charted characteristic of one asset, across its products."""
 
     asset: AssetPath
     name: str
     config: CharacteristicSpc
-    evaluators: dict[str | None, SpcEvaluator] = field(default_factory=dict)
+    machine: str | None = None  # the asset's `measures:` link: where an assignable cause is likely
+    streams: dict[str | None, _Stream] = field(default_factory=dict)
     last_ts: datetime | None = None
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=500))
-    points: int = 0
     open_rules: dict[str, datetime] = field(default_factory=dict)
     in_control_run: int = 0
 
-    def evaluator(self, product: str | None) -> SpcEvaluator:
-        key = product if product in self.config.products else None
-        if key not in self.evaluators:
-            self.evaluators[key] = SpcEvaluator(self.config, product=key, name=f"{self.asset.asset}/{self.name}")
-        return self.evaluators[key]
+    def stream(self, product: str | None, window: int) -> _Stream:
+        if product not in self.streams:
+            name = f"{self.asset.asset}/{self.name}" + (f"[{product}]" if product is not None else "")
+            self.streams[product] = _Stream(SpcEvaluator(self.config, product=product, name=name),
+                                            self.config.for_product(product), deque(maxlen=window))
+        return self.streams[product]
 
 
 class SpcAnalytic:
-    """Control charts for every characteristic the plant configures; see the module docstring."""
+    """Control charts for every characteristic the plant configures; see the module docstring.
+
+    `capability_every`: chart points of one product between capability points;
+    `capability_window`: the last measurements of that product they are computed over;
+    `clear_after`: consecutive in-control chart points that clear a violation's alert.
+    """
 
     name = "spc"
 
     def __init__(self, plant: Plant, *, capability_every: int = 25, capability_window: int = 125,
                  clear_after: int = 25) -> None:
+        if capability_every < 1 or capability_window < 2 or clear_after < 1:
+            raise ValueError("capability_every and clear_after must be ≥ 1, capability_window ≥ 2")
         self.capability_every = capability_every
         self.capability_window = capability_window
         self.clear_after = clear_after
-        self.skipped = 0
+        self.skipped = 0  # measurements not charted: quality not good, no numeric value, or refused
+        self.duplicates = 0  # measurements at or before the last source time charted (redeliveries)
         self._chars: dict[tuple[str, str], _Characteristic] = {}
+        self._by_asset: dict[str, list[_Characteristic]] = {}
         self._product_signal: dict[str, str] = {}
         self._product: dict[str, str] = {}
         self._serial: dict[str, tuple[datetime, str]] = {}
         for path, asset in plant.assets():
-            if asset.product_signal is not None:
-                self._product_signal[str(path)] = asset.product_signal
             for name, signal in asset.signals.items():
                 if signal.spc is not None:
-                    self._chars[(str(path), name)] = _Characteristic(path, name, signal.spc)
-        self._assets = {a for a, _ in self._chars}
+                    char = _Characteristic(path, name, signal.spc, machine=asset.measures)
+                    self._chars[(str(path), name)] = char
+                    self._by_asset.setdefault(str(path), []).append(char)
+            if asset.product_signal is not None and str(path) in self._by_asset:
+                self._product_signal[str(path)] = asset.product_signal
 
     @property
     def characteristics(self) -> list[str]:
@@ -97,16 +121,16 @@ class SpcAnalytic:
         return [f"{c.asset.asset}/{c.name}" for c in self._chars.values()]
 
     def wants(self, reading: Reading) -> bool:
-        """Measurements of charted characteristics, plus the serials and products of their gauges."""
-        return str(reading.asset) in self._assets
+        """Readings of assets with charted characteristics: measurements, serials and products."""
+        return str(reading.asset) in self._by_asset
 
     def process(self, readings: Sequence[Reading]) -> Output:
         """Chart every new measurement; return points, capability and alert events."""
         out = Output()
         for r in readings:
             asset = str(r.asset)
-            if r.signal == self._product_signal.get(asset) and isinstance(r.value, str):
-                self._product[asset] = r.value
+            if r.signal == self._product_signal.get(asset):
+                self._set_product(asset, r)
                 continue
             if r.signal == "serial" and r.value is not None:
                 self._serial[asset] = (r.ts, str(r.value))
@@ -114,34 +138,51 @@ class SpcAnalytic:
             char = self._chars.get((asset, r.signal))
             if char is None:
                 continue
-            if (r.quality is not Quality.GOOD or isinstance(r.value, bool | str) or r.value is None):
+            if r.quality is not Quality.GOOD or isinstance(r.value, bool | str) or r.value is None:
                 self.skipped += 1
                 continue
             if char.last_ts is not None and r.ts <= char.last_ts:
-                continue  # a redelivery or an out-of-order sample: charted once only
+                self.duplicates += 1  # a redelivery or an out-of-order sample: charted once only
+                continue
             char.last_ts = r.ts
             self._update(char, float(r.value), r.ts, out)
         return out
 
+    def _set_product(self, asset: str, r: Reading) -> None:
+        product = _product_name(r.value)
+        if product is None or r.quality is not Quality.GOOD:
+            return
+        previous = self._product.get(asset)
+        if product == previous:
+            return
+        self._product[asset] = product
+        # A changeover ends the previous product's partial subgroup: its parts must not be
+        # grouped with parts of that product's next run (rational subgroups, Montgomery §5.3.4).
+        for char in self._by_asset.get(asset, []):
+            stream = char.streams.get(previous)
+            if stream is not None and (dropped := stream.evaluator.discard_pending()):
+                log.info("SPC %s/%s: product %s → %s, dropped a partial subgroup of %d", char.asset.asset,
+                         char.name, previous, product, dropped)
+
     def _update(self, char: _Characteristic, value: float, ts: datetime, out: Output) -> None:
         product = self._product.get(str(char.asset))
-        evaluator = char.evaluator(product)
-        char.recent.append(value)
+        stream = char.stream(product, self.capability_window)
         try:
-            point = evaluator.update(value, ts)
+            point = stream.evaluator.update(value, ts)
         except SpcError as exc:
             log.warning("SPC %s/%s: %s", char.asset.asset, char.name, exc)
             self.skipped += 1
             return
+        stream.recent.append(value)
         if point is None:
             return
-        char.points += 1
+        stream.points += 1
         serial = self._serial.get(str(char.asset))
         out.lines.append(self._point_line(char, point, serial[1] if serial and serial[0] == ts else None))
-        self._events(char, point, ts, out)
-        cfg = char.config.for_product(product)
-        if (cfg.lsl is not None or cfg.usl is not None) and char.points % self.capability_every == 0:
-            self._capability(char, cfg, evaluator, ts, out)
+        self._events(char, product, point, ts, out)
+        cfg = stream.config
+        if (cfg.lsl is not None or cfg.usl is not None) and stream.points % self.capability_every == 0:
+            self._capability(char, stream, ts, out)
 
     def _tags(self, char: _Characteristic, **extra: str) -> dict[str, str]:
         a = char.asset
@@ -149,7 +190,11 @@ class SpcAnalytic:
                 **extra}
 
     def _point_line(self, char: _Characteristic, p: ChartPoint, serial: str | None) -> str:
-        rules = sorted({v.rule for v in p.all_violations})
+        # Rules of the companion chart are prefixed with it ("mr:we1", "r:nelson1"): an R-chart
+        # signal says the spread changed, not the level, and must not read as an X̄ violation.
+        rules = sorted({v.rule for v in p.violations})
+        if p.dispersion is not None:
+            rules += sorted({f"{v.chart}:{v.rule}" for v in p.dispersion.violations})
         fields: dict[str, Any] = {
             "value": float(p.statistic), "cl": float(p.center),
             "ucl": _f(p.ucl), "lcl": _f(p.lcl), "n": float(p.size),
@@ -165,7 +210,8 @@ class SpcAnalytic:
         assert ts is not None
         return to_line("spc", self._tags(char, chart=char.config.chart), fields, ts)
 
-    def _events(self, char: _Characteristic, p: ChartPoint, ts: datetime, out: Output) -> None:
+    def _events(self, char: _Characteristic, product: str | None, p: ChartPoint, ts: datetime,
+                out: Output) -> None:
         # A rule on the dispersion chart (MR, R, S) is its own condition: key and message name that chart.
         fired = [(p, v) for v in p.violations]
         if p.dispersion is not None:
@@ -173,13 +219,18 @@ class SpcAnalytic:
         for point, v in fired:
             key = f"spc:{char.name}:{v.chart}:{v.rule}"
             char.open_rules.setdefault(key, ts)
+            details: dict[str, Any] = {
+                "characteristic": char.name, "chart": v.chart, "rule": v.rule, "value": point.statistic,
+                "cl": point.center, "ucl": point.ucl, "lcl": point.lcl,
+                "points": [t.isoformat() for t in v.timestamps if t is not None]}
+            if product is not None:
+                details["product"] = product
+            if char.machine is not None:
+                details["machine"] = char.machine
             out.events.append(AlertEvent(
                 asset=char.asset, source="spc", kind=v.rule,
                 severity=Severity.CRITICAL if v.rule in CRITICAL_RULES else Severity.WARNING,
-                state=EventState.FIRING, key=key, message=_message(char, v, point), ts=ts,
-                details={"characteristic": char.name, "chart": v.chart, "rule": v.rule, "value": point.statistic,
-                         "cl": point.center, "ucl": point.ucl, "lcl": point.lcl,
-                         "points": [t.isoformat() for t in v.timestamps if t is not None]},
+                state=EventState.FIRING, key=key, message=_message(char, product, v, point), ts=ts, details=details,
             ))
         if fired:
             char.in_control_run = 0
@@ -190,15 +241,14 @@ class SpcAnalytic:
                 out.events.append(AlertEvent(
                     asset=char.asset, source="spc", kind=key.rsplit(":", 1)[-1], severity=Severity.INFO,
                     state=EventState.CLEARED, key=key,
-                    message=f"{char.name}: back in control for {char.in_control_run} points", ts=ts))
+                    message=f"{char.asset.asset} {char.name}: back in control for {char.in_control_run} points",
+                    ts=ts, details={"characteristic": char.name, "since": char.open_rules[key].isoformat()}))
             char.open_rules.clear()
 
-    def _capability(self, char: _Characteristic, cfg: CharacteristicSpc, evaluator: SpcEvaluator, ts: datetime,
-                     out: Output) -> None:
-        values = list(char.recent)[-self.capability_window:]
-        limits = evaluator.limits
+    def _capability(self, char: _Characteristic, stream: _Stream, ts: datetime, out: Output) -> None:
+        cfg, limits = stream.config, stream.evaluator.limits
         try:
-            cap = capability(values, lsl=cfg.lsl, usl=cfg.usl, target=cfg.target,
+            cap = capability(list(stream.recent), lsl=cfg.lsl, usl=cfg.usl, target=cfg.target,
                              sigma_within=limits.sigma if limits is not None else None,
                              in_control=not char.open_rules)
         except SpcError as exc:
@@ -215,6 +265,15 @@ class SpcAnalytic:
         out.lines.append(to_line("capability", self._tags(char), fields, ts))
 
 
+def _product_name(value: Value) -> str | None:
+    """A product or recipe id as text: numeric recipe numbers too (7.0 → '7'); None for no value."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _f(x: float | None) -> float | None:
     return float(x) if x is not None else None
 
@@ -223,18 +282,28 @@ def _est(e: Any) -> float | None:
     return float(e.value) if e is not None else None
 
 
-def _message(char: _Characteristic, v: Violation, p: ChartPoint) -> str:
+def _message(char: _Characteristic, product: str | None, v: Violation, p: ChartPoint) -> str:
     what = RULE_DESCRIPTIONS.get(v.rule) or CHART_RULES.get(v.rule) or v.description
-    return (f"{char.asset.asset} {char.name}: {what} ({v.rule}, {v.chart} chart, "
-            f"{len(v.indices)} point{'s' if len(v.indices) != 1 else ''}; last {p.statistic:.6g}, "
-            f"CL {p.center:.6g}, UCL {_fmt(p.ucl)}, LCL {_fmt(p.lcl)})")
+    of = f" [{product}]" if product is not None else ""
+    stamps = [t for t in v.timestamps if t is not None]
+    n = len(v.indices)
+    if len(stamps) > 1:
+        which = f"{n} points, {format_ts(stamps[0])} to {format_ts(stamps[-1])}"
+    elif stamps:
+        which = f"point at {format_ts(stamps[0])}" if n == 1 else f"{n} points to {format_ts(stamps[0])}"
+    else:
+        which = f"{n} point{'s' if n != 1 else ''}"
+    return (f"{char.asset.asset} {char.name}{of}: {what} ({v.rule} on the {v.chart} chart; {which}; "
+            f"last {p.statistic:.6g}, CL {p.center:.6g}, UCL {_fmt(p.ucl)}, LCL {_fmt(p.lcl)})")
 
 
 def _fmt(x: float | None) -> str:
     return f"{x:.6g}" if x is not None else "none"
 
 
-def build_spc(plant: Plant, **options: Any) -> SpcAnalytic | None:
-    """The SPC analytic for a plant, or None when no signal has an `spc:` section."""
-    analytic = SpcAnalytic(plant, **options)
+def build_spc(plant: Plant, *, capability_every: int = 25, capability_window: int = 125,
+              clear_after: int = 25) -> SpcAnalytic | None:
+    """The SPC analytic for a plant, or None when no signal has an `spc:` section (options: `SpcAnalytic`)."""
+    analytic = SpcAnalytic(plant, capability_every=capability_every, capability_window=capability_window,
+                           clear_after=clear_after)
     return analytic if analytic.characteristics else None

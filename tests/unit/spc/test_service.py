@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
-from analytics.spc.service import build_spc
+from analytics.spc.config import CharacteristicSpc
+from analytics.spc.evaluator import SpcEvaluator
+from analytics.spc.service import SpcAnalytic, build_spc
 from tests.helpers import EXAMPLE_PLANT, example_plant
 from twin.events import EventState, Severity
 from twin.plant import parse_plant
 from twin.readings import Quality, Reading
+from twin.topics import AssetPath
 
 T0 = datetime(2026, 11, 26, 8, tzinfo=UTC)
 
@@ -96,3 +99,189 @@ def test_capability_every_25_points_against_the_spec_limits() -> None:
     caps = [ln for ln in out.lines if ln.startswith("capability,") and "characteristic=length_mm" in ln]
     assert len(caps) == (100 - 25) // 25
     assert "lsl=49.95" in caps[0] and "usl=50.05" in caps[0] and "cpk=" in caps[0] and "cpk_low=" in caps[0]
+
+
+# -- per-product charts, alert lifecycle, line protocol types ---------------------------------
+
+
+def product_plant(*, clear_after: int = 10, capability_every: int = 25) -> tuple[SpcAnalytic, AssetPath]:
+    """The example gauge with a recipe signal and known per-product process parameters."""
+    raw = yaml.safe_load(EXAMPLE_PLANT.read_text())
+    gauge = raw["areas"]["machining"]["lines"]["line-1"]["assets"]["gauge-cnc-01"]
+    gauge["product_signal"] = "recipe"
+    gauge["signals"]["recipe"] = {"mqtt": {"topic": "devices/gauges/cnc-01", "path": "$.recipe"}}
+    gauge["signals"]["bore_diameter_mm"]["spc"]["products"] = {
+        "P-20": {"center": 20.0, "sigma": 0.003}, "P-25": {"lsl": 24.98, "usl": 25.02, "center": 25.0, "sigma": 0.003}}
+    gauge["signals"]["length_mm"]["spc"] = {
+        "chart": "imr", "rules": "we", "lsl": 49.95, "usl": 50.05, "center": 50.0, "sigma": 0.01,
+        "products": {"P-60": {"lsl": 59.9, "usl": 60.1, "center": 60.0, "sigma": 0.02}}}
+    plant = parse_plant(raw)
+    analytic = build_spc(plant, clear_after=clear_after, capability_every=capability_every)
+    assert analytic is not None
+    return analytic, plant.asset("gauge-cnc-01")[0]
+
+
+def fields_of(line: str) -> dict[str, str]:
+    """The raw field values of one line-protocol line (quoted strings kept quoted)."""
+    rest = line.split(" ", 1)[1]
+    body = rest[:rest.rindex(" ")]
+    out: dict[str, str] = {}
+    key, value, quoted, i = "", "", False, 0
+    reading_key = True
+    while i < len(body):
+        c = body[i]
+        if reading_key:
+            if c == "=":
+                reading_key = False
+            else:
+                key += c
+        elif c == "\\" and quoted:
+            value += body[i:i + 2]
+            i += 1
+        elif c == '"':
+            quoted = not quoted
+            value += c
+        elif c == "," and not quoted:
+            out[key], key, value, reading_key = value, "", "", True
+        else:
+            value += c
+        i += 1
+    out[key] = value
+    return out
+
+
+def tags_of(line: str) -> dict[str, str]:
+    return dict(t.split("=", 1) for t in line.split(" ", 1)[0].split(",")[1:])
+
+
+def test_each_product_is_charted_against_its_own_limits() -> None:
+    analytic, gauge = product_plant()
+    readings: list[Reading] = []
+    rng = random.Random(3)
+    for i, (recipe, mu) in enumerate([("P-60", 60.0)] * 10 + [("P-50", 50.0)] * 10):
+        ts = T0 + timedelta(seconds=40 * i)
+        readings += [Reading(gauge, "recipe", ts, recipe), Reading(gauge, "length_mm", ts, mu + rng.gauss(0, 0.005))]
+    lines = [ln for ln in analytic.process(readings).lines if "characteristic=length_mm" in ln]
+    assert len(lines) == 20  # known parameters: no Phase I baseline
+    first, last = fields_of(lines[0]), fields_of(lines[-1])
+    # P-60 has its own centre and σ = 0.02 (limits ±0.06); P-50 is not listed, so the defaults apply.
+    assert (float(first["cl"]), float(first["ucl"]), float(first["lcl"])) == (60.0, 60.06, 59.94)
+    assert (float(last["cl"]), float(last["ucl"]), float(last["lcl"])) == (50.0, 50.03, 49.97)
+    assert all(fields_of(ln)["violation"] == '""' for ln in lines), "a changeover was charted as a shift"
+
+
+def test_a_product_changeover_ends_the_partial_subgroup() -> None:
+    analytic, gauge = product_plant()
+    readings: list[Reading] = []
+    # 3 parts of P-20, 5 of P-25, then 5 of P-20: the 3 early P-20 parts must not be
+    # completed by 2 parts of the later run (they were not made together).
+    plan = [("P-20", 20.0)] * 3 + [("P-25", 25.0)] * 5 + [("P-20", 20.0)] * 5
+    for i, (recipe, mu) in enumerate(plan):
+        ts = T0 + timedelta(seconds=40 * i)
+        readings += [Reading(gauge, "recipe", ts, recipe),
+                     Reading(gauge, "bore_diameter_mm", ts, mu + (0.001 if i % 2 else -0.001))]
+    bore = [fields_of(ln) for ln in analytic.process(readings).lines if "characteristic=bore_diameter_mm" in ln]
+    assert [float(f["cl"]) for f in bore] == [25.0, 20.0]
+    assert [float(f["n"]) for f in bore] == [5.0, 5.0]
+
+
+def test_capability_is_computed_per_product_against_its_spec_limits() -> None:
+    analytic, gauge = product_plant(capability_every=10)
+    rng = random.Random(4)
+    readings: list[Reading] = []
+    for i, (recipe, mu) in enumerate([("P-60", 60.0)] * 20 + [("P-50", 50.0)] * 20):
+        ts = T0 + timedelta(seconds=40 * i)
+        readings += [Reading(gauge, "recipe", ts, recipe), Reading(gauge, "length_mm", ts, mu + rng.gauss(0, 0.005))]
+    caps = [fields_of(ln) for ln in analytic.process(readings).lines
+            if ln.startswith("capability,") and "characteristic=length_mm" in ln]
+    assert [(float(c["lsl"]), float(c["usl"])) for c in caps] == [(59.9, 60.1)] * 2 + [(49.95, 50.05)] * 2
+    # Each product's window holds only its own parts: the means stay at its own nominal.
+    assert [round(float(c["mean"])) for c in caps] == [60, 60, 50, 50]
+    assert all(float(c["n"]) in (10.0, 20.0) for c in caps)
+
+
+def test_one_violation_fires_once_per_condition_and_clears_after_enough_in_control_points() -> None:
+    analytic, gauge = product_plant(clear_after=10)
+    # Alternating ±0.5σ around the centre breaks no Western Electric rule; one point at +5σ breaks we1.
+    values = [50.0 + (0.005 if i % 2 else -0.005) for i in range(30)]
+    values[10] = 50.05
+    readings = [Reading(gauge, "length_mm", T0 + timedelta(seconds=40 * i), v) for i, v in enumerate(values)]
+    events = analytic.process(readings).events
+    firing = [e for e in events if e.state is EventState.FIRING]
+    cleared = [e for e in events if e.state is EventState.CLEARED]
+    x_key = "spc:length_mm:x:we1"
+    assert [e.key for e in firing if e.key == x_key] == [x_key]
+    fired = next(e for e in firing if e.key == x_key)
+    assert fired.ts == T0 + timedelta(seconds=400) and fired.severity is Severity.CRITICAL
+    assert fired.kind == "we1" and fired.source == "spc" and fired.asset == gauge
+    assert "length_mm" in fired.message and "we1" in fired.message and "2026-11-26T08:06:40" in fired.message
+    assert fired.details["points"] == [(T0 + timedelta(seconds=400)).isoformat()]
+    assert fired.details["machine"] == "cnc-01"
+    # The moving range leaves its limit twice (into and out of the outlier): the MR chart's own condition.
+    assert sorted({e.key for e in firing}) == ["spc:length_mm:mr:we1", x_key]
+    # Cleared once per condition, at the 10th in-control point after the last violation (part 11).
+    assert sorted(e.key for e in cleared) == ["spc:length_mm:mr:we1", x_key]
+    assert all(e.ts == T0 + timedelta(seconds=40 * 21) for e in cleared)
+    # Redelivering the whole stream charts nothing twice and raises nothing again.
+    again = analytic.process(readings)
+    assert again.lines == [] and again.events == [] and analytic.duplicates == len(readings)
+
+
+def test_duplicates_inside_one_batch_are_charted_once() -> None:
+    analytic, gauge = product_plant()
+    r = Reading(gauge, "length_mm", T0, 50.001)
+    out = analytic.process([r, r, Reading(gauge, "length_mm", T0 - timedelta(seconds=1), 50.002)])
+    assert len(out.lines) == 1 and analytic.duplicates == 2
+
+
+def test_line_protocol_fields_are_typed_as_the_schema_says() -> None:
+    analytic = build_spc(example_plant())
+    assert analytic is not None
+    lines = analytic.process(gauge_readings(200, shift_from=150, shift=0.02)).lines
+    spc = [ln for ln in lines if ln.startswith("spc,")]
+    caps = [ln for ln in lines if ln.startswith("capability,")]
+    assert spc and caps
+    for ln in spc:
+        assert set(tags_of(ln)) == {"site", "area", "line", "asset", "characteristic", "chart"}
+        fields = fields_of(ln)
+        strings = {k for k, v in fields.items() if v.startswith('"')}
+        assert strings <= {"violation", "serial"} and "violation" in strings
+        for k, v in fields.items():
+            if k not in strings:
+                float(v)  # a float: integers would carry an "i" suffix and fix the field's type as integer
+                assert not v.endswith("i")
+    bore = [fields_of(ln) for ln in spc if "chart=xbar-r" in ln]
+    assert {"value", "cl", "ucl", "lcl", "range_value", "range_cl", "range_ucl", "range_lcl", "n",
+            "violations"} <= set(bore[0])
+    assert any(f["violation"] != '""' for f in bore), "the shift was not recorded"
+    for ln in caps:
+        assert set(tags_of(ln)) == {"site", "area", "line", "asset", "characteristic"}
+        fields = fields_of(ln)
+        assert {"cp", "cpk", "pp", "ppk", "cpm", "cpk_low", "cpk_high", "n", "mean", "sigma_within",
+                "sigma_overall", "normality_p", "lsl", "usl"} <= set(fields)
+        assert all(not v.startswith('"') and not v.endswith("i") for v in fields.values())
+
+
+def test_a_dispersion_rule_is_named_with_its_chart_in_the_violation_field() -> None:
+    analytic, gauge = product_plant()
+    values = [50.0 + (0.005 if i % 2 else -0.005) for i in range(6)]
+    values[3] = 50.05
+    lines = analytic.process([Reading(gauge, "length_mm", T0 + timedelta(seconds=i), v)
+                              for i, v in enumerate(values)]).lines
+    assert [fields_of(ln)["violation"] for ln in lines][2:5] == ['""', '"we1,mr:we1"', '"mr:we1"']
+    assert [fields_of(ln)["violations"] for ln in lines][3:5] == ["2", "1"]
+
+
+def test_discarding_a_partial_subgroup_during_the_baseline_and_while_monitoring() -> None:
+    cfg = CharacteristicSpc(chart="xbar-r", subgroup_size=5, baseline_points=2)
+    ev = SpcEvaluator(cfg)
+    for x in (1.0, 1.1, 0.9):
+        ev.update(x)
+    assert ev.discard_pending() == 3 and ev.discard_pending() == 0
+    for i in range(10):  # two subgroups: the baseline, then monitoring
+        ev.update(1.0 + 0.01 * (i % 3))
+    assert ev.phase == "monitoring"
+    ev.update(1.0)
+    ev.update(1.02)
+    assert ev.discard_pending() == 2
+    assert [ev.update(1.0 + 0.01 * (i % 3)) is None for i in range(5)] == [True] * 4 + [False]
