@@ -274,13 +274,19 @@ def _print_arl(console: Console, r: ArlResult) -> None:
 @click.option("--plant", "plant_path", type=click.Path(dir_okay=False), default=None,
               help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
 @click.option("--instance", default="1", show_default=True, help="Instance name (instances share the stream).")
-def run_cmd(plant_path: str | None, instance: str) -> None:
+@click.option("--capability-every", type=click.IntRange(min=1), default=25, show_default=True,
+              help="Chart points of a product between capability points.")
+@click.option("--clear-after", type=click.IntRange(min=1), default=25, show_default=True,
+              help="Consecutive in-control chart points that clear a violation's alert.")
+def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_after: int) -> None:
     """Run the SPC streaming service on its own: gauge measurements → chart points, capability, alerts.
 
     Charts every signal with an `spc:` section in the plant file (TWIN_MQTT_URL,
-    TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are).
+    TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are). Stops
+    cleanly on Ctrl-C or SIGTERM.
     """
     import asyncio
+    import signal
 
     from analytics.spc.service import build_spc
     from twin import services
@@ -291,21 +297,27 @@ def run_cmd(plant_path: str | None, instance: str) -> None:
     try:
         settings = Settings()
         plant = load_plant(plant_path or settings.plant_file)
-    except TwinError as exc:
+    except (TwinError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise click.ClickException(str(exc)) from None
-    analytic = build_spc(plant)
+    analytic = build_spc(plant, capability_every=capability_every, clear_after=clear_after)
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
 
     async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         async with services.influx_client(settings) as db:
             await services.ensure_database(db)
+            runner = services.analytic_runner(settings, analytic, db, instance=instance)
             Console().print(f"spc running on {', '.join(analytic.characteristics)}")
-            await services.analytic_runner(settings, analytic, db, instance=instance).run()
+            await runner.run()
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
-    except TwinError as exc:
+    except (TwinError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    Console(stderr=True).print(f"[dim]spc stopped; skipped {analytic.skipped}, "
+                               f"duplicates ignored {analytic.duplicates}[/]")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import yaml
+from click.testing import CliRunner
 
+from analytics.spc.cli import spc
 from analytics.spc.config import CharacteristicSpc
 from analytics.spc.evaluator import SpcEvaluator
 from analytics.spc.service import SpcAnalytic, build_spc
@@ -285,3 +288,15 @@ def test_discarding_a_partial_subgroup_during_the_baseline_and_while_monitoring(
     ev.update(1.02)
     assert ev.discard_pending() == 2
     assert [ev.update(1.0 + 0.01 * (i % 3)) is None for i in range(5)] == [True] * 4 + [False]
+
+
+def test_spc_run_refuses_a_plant_without_spc_sections_and_a_bad_setting(tmp_path: Path) -> None:
+    raw = yaml.safe_load(EXAMPLE_PLANT.read_text())
+    for sig in raw["areas"]["machining"]["lines"]["line-1"]["assets"]["gauge-cnc-01"]["signals"].values():
+        sig.pop("spc", None)
+    plain = tmp_path / "plant.yaml"
+    plain.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(spc, ["run", "--plant", str(plain)])
+    assert result.exit_code == 1 and "no signal in the plant file has an spc: section" in result.output
+    result = CliRunner().invoke(spc, ["run", "--plant", str(EXAMPLE_PLANT)], env={"TWIN_INFLUX_URL": "ftp://x"})
+    assert result.exit_code == 1 and "TWIN_INFLUX_URL" in result.output and "Traceback" not in result.output
