@@ -123,7 +123,11 @@ class SpcEvaluator:
         return None
 
     def _default_size(self) -> float | None:
-        return float(self._cfg.subgroup_size) if self._cfg.chart == "np" else None
+        # np: the configured constant sample size; c: one inspection unit of constant size
+        # (Montgomery §7.3.1), so a c chart streams bare counts. p and u need the size with each count.
+        if self._cfg.chart == "np":
+            return float(self._cfg.subgroup_size)
+        return 1.0 if self._cfg.chart == "c" else None
 
     def _collect(self, value: float, ts: datetime | None, size: float | None) -> None:
         if self._cfg.chart in ATTRIBUTES_CHARTS:

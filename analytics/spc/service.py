@@ -73,6 +73,7 @@ class _Characteristic:
     last_ts: datetime | None = None
     open_rules: dict[str, datetime] = field(default_factory=dict)
     in_control_run: int = 0
+    refused: int = 0  # measurements the chart refused (e.g. a p chart without sample sizes)
 
     def stream(self, product: str | None, window: int) -> _Stream:
         if product not in self.streams:
@@ -170,7 +171,9 @@ class SpcAnalytic:
         try:
             point = stream.evaluator.update(value, ts)
         except SpcError as exc:
-            log.warning("SPC %s/%s: %s", char.asset.asset, char.name, exc)
+            if not char.refused:  # once per characteristic: the same cause repeats on every sample
+                log.warning("SPC %s/%s: measurements not charted: %s", char.asset.asset, char.name, exc)
+            char.refused += 1
             self.skipped += 1
             return
         stream.recent.append(value)

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -300,3 +301,25 @@ def test_spc_run_refuses_a_plant_without_spc_sections_and_a_bad_setting(tmp_path
     assert result.exit_code == 1 and "no signal in the plant file has an spc: section" in result.output
     result = CliRunner().invoke(spc, ["run", "--plant", str(EXAMPLE_PLANT)], env={"TWIN_INFLUX_URL": "ftp://x"})
     assert result.exit_code == 1 and "TWIN_INFLUX_URL" in result.output and "Traceback" not in result.output
+
+
+def test_counts_stream_into_c_and_np_charts_and_p_charts_without_sizes_are_skipped(
+        caplog: pytest.LogCaptureFixture) -> None:
+    raw = yaml.safe_load(EXAMPLE_PLANT.read_text())
+    signals = raw["areas"]["machining"]["lines"]["line-1"]["assets"]["gauge-cnc-01"]["signals"]
+    binding = {"topic": "devices/gauges/cnc-01", "path": "$.n"}
+    signals["scratches"] = {"mqtt": binding, "spc": {"chart": "c", "center": 2.0}}
+    signals["rejects"] = {"mqtt": binding, "spc": {"chart": "np", "subgroup_size": 50, "center": 0.04}}
+    signals["reject_share"] = {"mqtt": binding, "spc": {"chart": "p", "center": 0.04}}
+    plant = parse_plant(raw)
+    gauge, _ = plant.asset("gauge-cnc-01")
+    analytic = build_spc(plant)
+    assert analytic is not None
+    readings = [Reading(gauge, s, T0 + timedelta(minutes=i), float(i % 4))
+                for i in range(10) for s in ("scratches", "rejects", "reject_share")]
+    lines = analytic.process(readings).lines
+    c = [fields_of(ln) for ln in lines if "characteristic=scratches" in ln]
+    assert len(c) == 10 and float(c[0]["ucl"]) == pytest.approx(2 + 3 * 2 ** 0.5)
+    assert len([ln for ln in lines if "characteristic=rejects" in ln]) == 10
+    assert not [ln for ln in lines if "characteristic=reject_share" in ln] and analytic.skipped == 10
+    assert len([r for r in caplog.records if "reject_share" in r.getMessage()]) == 1
