@@ -14,8 +14,9 @@ feeds it each good measurement in source-time order, and returns
   condition and counts its occurrences), and a `cleared` event for each open rule once
   `clear_after` consecutive chart points of the characteristic are in control.
 
-Measurements at or before the last source time seen for a characteristic are ignored, so
-an at-least-once redelivery never enters a chart twice. Measurements whose quality is not
+Each batch is taken in source-time order; measurements at or before the last source time
+charted for a characteristic are then ignored, so an at-least-once redelivery never enters
+a chart twice. Measurements whose quality is not
 good (bad or uncertain), or without a numeric value, are skipped and counted: a chart of
 suspect readings signals the gauge, not the process.
 """
@@ -105,7 +106,7 @@ class SpcAnalytic:
         self._chars: dict[tuple[str, str], _Characteristic] = {}
         self._by_asset: dict[str, list[_Characteristic]] = {}
         self._product_signal: dict[str, str] = {}
-        self._product: dict[str, str] = {}
+        self._product: dict[str, tuple[datetime, str]] = {}  # asset → (source time, product)
         self._serial: dict[str, tuple[datetime, str]] = {}
         for path, asset in plant.assets():
             for name, signal in asset.signals.items():
@@ -128,13 +129,18 @@ class SpcAnalytic:
     def process(self, readings: Sequence[Reading]) -> Output:
         """Chart every new measurement; return points, capability and alert events."""
         out = Output()
-        for r in readings:
+        # Source-time order within the batch, and at equal times the product and serial first:
+        # a gauge's message about one part carries its product, serial and measurements at one
+        # time, in whatever order the edge agent listed them.
+        for r in sorted(readings, key=lambda r: (r.ts, r.signal != "serial"
+                                                 and r.signal != self._product_signal.get(str(r.asset)))):
             asset = str(r.asset)
             if r.signal == self._product_signal.get(asset):
                 self._set_product(asset, r)
                 continue
-            if r.signal == "serial" and r.value is not None:
-                self._serial[asset] = (r.ts, str(r.value))
+            if r.signal == "serial":
+                if r.value is not None and r.ts >= self._serial.get(asset, (r.ts, ""))[0]:
+                    self._serial[asset] = (r.ts, str(r.value))
                 continue
             char = self._chars.get((asset, r.signal))
             if char is None:
@@ -153,10 +159,13 @@ class SpcAnalytic:
         product = _product_name(r.value)
         if product is None or r.quality is not Quality.GOOD:
             return
-        previous = self._product.get(asset)
+        last = self._product.get(asset)
+        if last is not None and r.ts <= last[0]:
+            return  # a redelivered product reading must not switch back to an old product
+        previous = last[1] if last is not None else None
+        self._product[asset] = (r.ts, product)
         if product == previous:
             return
-        self._product[asset] = product
         # A changeover ends the previous product's partial subgroup: its parts must not be
         # grouped with parts of that product's next run (rational subgroups, Montgomery §5.3.4).
         for char in self._by_asset.get(asset, []):
@@ -166,7 +175,8 @@ class SpcAnalytic:
                          char.name, previous, product, dropped)
 
     def _update(self, char: _Characteristic, value: float, ts: datetime, out: Output) -> None:
-        product = self._product.get(str(char.asset))
+        current = self._product.get(str(char.asset))
+        product = current[1] if current is not None else None
         stream = char.stream(product, self.capability_window)
         try:
             point = stream.evaluator.update(value, ts)

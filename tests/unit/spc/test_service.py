@@ -231,11 +231,13 @@ def test_one_violation_fires_once_per_condition_and_clears_after_enough_in_contr
     assert again.lines == [] and again.events == [] and analytic.duplicates == len(readings)
 
 
-def test_duplicates_inside_one_batch_are_charted_once() -> None:
+def test_a_batch_is_charted_in_source_time_order_and_a_late_sample_after_it_is_dropped() -> None:
     analytic, gauge = product_plant()
     r = Reading(gauge, "length_mm", T0, 50.001)
     out = analytic.process([r, r, Reading(gauge, "length_mm", T0 - timedelta(seconds=1), 50.002)])
-    assert len(out.lines) == 1 and analytic.duplicates == 2
+    assert [fields_of(ln)["value"] for ln in out.lines] == ["50.002", "50.001"] and analytic.duplicates == 1
+    late = analytic.process([Reading(gauge, "length_mm", T0 - timedelta(seconds=2), 50.003)])
+    assert late.lines == [] and analytic.duplicates == 2
 
 
 def test_line_protocol_fields_are_typed_as_the_schema_says() -> None:
@@ -323,3 +325,17 @@ def test_counts_stream_into_c_and_np_charts_and_p_charts_without_sizes_are_skipp
     assert len([ln for ln in lines if "characteristic=rejects" in ln]) == 10
     assert not [ln for ln in lines if "characteristic=reject_share" in ln] and analytic.skipped == 10
     assert len([r for r in caplog.records if "reject_share" in r.getMessage()]) == 1
+
+
+def test_the_product_applies_to_its_own_part_whatever_the_order_and_a_redelivered_one_is_ignored() -> None:
+    analytic, gauge = product_plant()
+    t1, t2 = T0 + timedelta(seconds=40), T0 + timedelta(seconds=80)
+    # The measurement listed before the product reading of the same part.
+    out = analytic.process([Reading(gauge, "length_mm", T0, 60.01), Reading(gauge, "recipe", T0, "P-60")])
+    assert float(fields_of(out.lines[0])["cl"]) == 60.0
+    out = analytic.process([Reading(gauge, "recipe", t1, "P-50"), Reading(gauge, "length_mm", t1, 50.001)])
+    assert float(fields_of(out.lines[0])["cl"]) == 50.0
+    # A redelivered old message (product P-60 at T0) must not switch the chart back to P-60.
+    out = analytic.process([Reading(gauge, "recipe", T0, "P-60"), Reading(gauge, "length_mm", T0, 60.01),
+                            Reading(gauge, "length_mm", t2, 50.002)])
+    assert [float(fields_of(ln)["cl"]) for ln in out.lines] == [50.0]
