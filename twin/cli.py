@@ -68,7 +68,7 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run a service until it ends or Ctrl-C; TwinErrors become clean one-line errors."""
     try:
         return asyncio.run(coro)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM cancelling the main task
         err_console.print("[dim]stopped[/]")
         return None
     except TwinError as exc:
@@ -216,15 +216,8 @@ def analytics_cmd(plant_path: Path | None, instance: str) -> None:
     if not built:
         raise click.ClickException("the plant file configures no analytics (spc:, pdm: or energy: sections)")
 
-    async def main() -> None:
-        async with services.influx_client(settings) as db:
-            await services.ensure_database(db)
-            console.print(f"analytics running: {', '.join(a.name for a in built)}")
-            async with asyncio.TaskGroup() as tg:
-                for a in built:
-                    tg.create_task(services.analytic_runner(settings, a, db, instance=instance).run())
-
-    _run(main())
+    console.print(f"analytics running: {', '.join(a.name for a in built)}")
+    _run(services.run_analytics(settings, built, instance=instance))
 
 
 @cli.group()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from analytics.runtime import Analytic, AnalyticRunner
@@ -66,6 +69,23 @@ def analytic_runner(settings: Settings, analytic: Analytic, db: InfluxDB, *, ins
     return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db,
                           mqtt_username=settings.mqtt_username, mqtt_password=_secret(settings.mqtt_password),
                           instance=instance)
+
+
+async def run_analytics(settings: Settings, analytics: Sequence[Analytic], *, instance: str = "1") -> None:
+    """Run analytics on the live stream until cancelled or SIGTERM (what `twin analytics` and `twin X run` do)."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        async with influx_client(settings) as db:
+            await ensure_database(db)
+            async with asyncio.TaskGroup() as tg:
+                for analytic in analytics:
+                    tg.create_task(analytic_runner(settings, analytic, db, instance=instance).run(),
+                                   name=f"analytics-{analytic.name}")
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def port_in_use(host: str, port: int) -> bool:

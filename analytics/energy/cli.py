@@ -163,15 +163,10 @@ def build_energy_group(source_factory: SourceFactory | None = None,
         if analytic is None:
             raise click.ClickException("the plant file has no energy: section with meters")
 
-        async def main() -> None:
-            async with services.influx_client(settings) as db:
-                await services.ensure_database(db)
-                Console().print(f"energy running on {', '.join(analytic.meters)}")
-                await services.analytic_runner(settings, analytic, db, instance=instance).run()
-
+        Console().print(f"energy running on {', '.join(analytic.meters)}")
         try:
-            asyncio.run(main())
-        except KeyboardInterrupt:
+            asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
+        except (KeyboardInterrupt, asyncio.CancelledError):
             pass
         except TwinError as exc:
             raise click.ClickException(str(exc)) from None

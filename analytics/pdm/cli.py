@@ -388,15 +388,10 @@ def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> 
     if analytic is None:
         raise click.ClickException("no asset in the plant file has a pdm: section")
 
-    async def main() -> None:
-        async with services.influx_client(settings) as db:
-            await services.ensure_database(db)
-            console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
-            await services.analytic_runner(settings, analytic, db, instance=instance).run()
-
+    console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
     try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
+        asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("[dim]stopped[/]")
     except TwinError as exc:
         raise click.ClickException(str(exc)) from None

@@ -286,7 +286,6 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     cleanly on Ctrl-C or SIGTERM.
     """
     import asyncio
-    import signal
 
     from analytics.spc.service import build_spc
     from twin import services
@@ -303,18 +302,9 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
 
-    async def main() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        async with services.influx_client(settings) as db:
-            await services.ensure_database(db)
-            runner = services.analytic_runner(settings, analytic, db, instance=instance)
-            Console().print(f"spc running on {', '.join(analytic.characteristics)}")
-            await runner.run()
-
+    Console().print(f"spc running on {', '.join(analytic.characteristics)}")
     try:
-        asyncio.run(main())
+        asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     except (TwinError, ValueError) as exc:
