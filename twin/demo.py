@@ -136,7 +136,7 @@ async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, api: Api
             console.print(f"[dim]simulating the last {options.backfill_s / 60:g} min at {speed:g}x, "
                           f"then in real time[/]")
         status = _Status(edge_stats=edge.stats, ingest_stats=ingest.stats, queue=lambda: edge.queue,
-                         runners=runners, alerts=alerts)
+                         runners=runners, alerts=alerts, catching_up=lambda: sim.speed != 1.0)
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         if task is not None:
@@ -169,7 +169,8 @@ class _Status:
     """The live status table, refreshed every second."""
 
     def __init__(self, *, edge_stats: Stats, ingest_stats: Stats, queue: Callable[[], DiskQueue | None],
-                 runners: list[AnalyticRunner], alerts: AlertService) -> None:
+                 runners: list[AnalyticRunner], alerts: AlertService, catching_up: Callable[[], bool]) -> None:
+        self._catching_up = catching_up
         self._edge = edge_stats
         self._ingest = ingest_stats
         self._queue = queue
@@ -197,6 +198,7 @@ class _Status:
             f"points written {ingest.counters['points']} · "
             f"queue depth {queue.depth if queue else 0} · dead letters {dead} · "
             f"lag {ingest.gauges.get('lag_s', 0.0):.2f} s"
+            + (" (simulating history)" if self._catching_up() else "")
         )
         for runner in self._runners:
             c = runner.stats.counters
