@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import signal
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -64,10 +66,31 @@ def _plant(path: Path | None, settings: Settings) -> Plant:
         raise click.ClickException(str(exc)) from None
 
 
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a service until it ends or Ctrl-C; TwinErrors become clean one-line errors."""
+def _dump_tasks() -> None:
+    """SIGUSR1: print every asyncio task and where it waits, to stderr (for a service that seems stuck)."""
+    tasks = asyncio.all_tasks()
+    print(f"--- {len(tasks)} asyncio tasks", file=sys.stderr)
+    for task in tasks:
+        task.print_stack(limit=8, file=sys.stderr)
+    sys.stderr.flush()
+
+
+async def _with_task_dump(coro: Coroutine[Any, Any, Any]) -> Any:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     try:
-        return asyncio.run(coro)
+        return await coro
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a service until it ends or Ctrl-C; TwinErrors become clean one-line errors.
+
+    `kill -USR1 PID` prints every asyncio task's stack to stderr while it runs.
+    """
+    try:
+        return asyncio.run(_with_task_dump(coro))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM cancelling the main task
         err_console.print("[dim]stopped[/]")
         return None

@@ -298,8 +298,9 @@ class AlertService:
 
         app = create_app(manager, options.tokens)
         # log_config=None: keep the application's logging setup; lifespan off: the app has none.
+        # timeout_graceful_shutdown: a client holding a connection open must not stall a shutdown.
         config = uvicorn.Config(app, host=options.host, port=options.port, log_config=None, lifespan="off",
-                                access_log=False)
+                                access_log=False, timeout_graceful_shutdown=3)
         server = EmbeddedServer(config)
         self.api_server = server
         return server

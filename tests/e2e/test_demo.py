@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -28,10 +29,25 @@ def _plant_file(tmp_path: Path) -> Path:
 
 
 def _twin(args: list[str], env: dict[str, str], timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run `twin ARGS` as a user would; if it hangs, fail with its Python stacks (faulthandler on SIGABRT)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
     base["TWIN_API_PORT"] = str(free_port())
-    return subprocess.run([sys.executable, "-m", "twin.cli", *args], env={**base, **env}, capture_output=True,
-                          text=True, timeout=timeout_s, cwd=Path(__file__).resolve().parents[2])
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "twin.cli", *args]
+    with subprocess.Popen(cmd, env={**base, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[2]) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # twin prints its asyncio tasks' stacks
+            try:
+                proc.communicate(timeout=3)
+            except subprocess.TimeoutExpired:
+                pass
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack to stderr
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"`twin {' '.join(args)}` did not finish in {timeout_s} s\n--- stdout\n{out}\n"
+                        f"--- stderr (stacks at the time)\n{err}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def test_demo_uses_given_servers_and_leaves_points_for_every_signal(
