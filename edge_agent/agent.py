@@ -95,7 +95,8 @@ class EdgeAgent:
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         """Wait until every source is connected and subscribed."""
-        await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.sources)), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(*(s.ready.wait() for s in self.sources))
 
     async def run(self) -> None:
         """Run sources, queue and publisher until cancelled."""

@@ -108,8 +108,11 @@ class Ingest:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that races with the result (gh-86296), leaving ingest deaf to shutdown.
             try:
-                batch.append(await asyncio.wait_for(queue.get(), remaining))
+                async with asyncio.timeout(remaining):
+                    batch.append(await queue.get())
             except TimeoutError:
                 break
         return batch

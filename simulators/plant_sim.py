@@ -153,12 +153,17 @@ class PlantSimulator:
             delay = deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif -delay > max(1.0, 10 * period_s):
-                # Too slow for this speed: run flat out from here instead of bursting to catch up.
-                self.lag_s = -delay
-                log.warning("simulator %.1f s behind schedule at speed %g; running as fast as it can",
-                            -delay, self.speed)
-                deadline = loop.time()
+            else:
+                # Behind schedule: still give the event loop a turn every tick. A tick's writes and
+                # publishes may complete without suspending, and a loop that never yields would
+                # starve every other task in the process (timeouts, Ctrl-C, the edge agent).
+                await asyncio.sleep(0)
+                if -delay > max(1.0, 10 * period_s):
+                    # Too slow for this speed: run flat out from here instead of bursting to catch up.
+                    self.lag_s = -delay
+                    log.warning("simulator %.1f s behind schedule at speed %g; running as fast as it can",
+                                -delay, self.speed)
+                    deadline = loop.time()
             await self.tick()
             done += 1
             if self.catch_up and self.speed != 1.0 and self.engine.ts(self.engine.t_s) >= datetime.now(UTC):

@@ -145,7 +145,8 @@ class MqttClient:
     async def wait_connected(self, timeout_s: float | None = None) -> None:
         """Wait for the broker; MqttError after `timeout_s`."""
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._connected.wait()
         except TimeoutError:
             raise MqttError(
                 f"no connection to MQTT broker {self.endpoint.host}:{self.endpoint.port} "
@@ -167,7 +168,8 @@ class MqttClient:
         # through call_soon_threadsafe, so it cannot run before this line.
         self._pending[info.mid] = fut
         try:
-            await asyncio.wait_for(fut, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await fut
         except TimeoutError:
             self._pending.pop(info.mid, None)
             raise MqttError(f"no PUBACK for {topic!r} within {timeout_s} s") from None
@@ -188,7 +190,8 @@ class MqttClient:
             raise MqttError(f"subscribe to {topic_filter!r} failed: {paho.error_string(rc)}")
         self._pending[mid] = fut  # resolved by on_subscribe, via the event loop like on_publish
         try:
-            await asyncio.wait_for(fut, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await fut
         except TimeoutError:
             self._pending.pop(mid, None)
             raise MqttError(f"no SUBACK for {topic_filter!r} within {timeout_s} s") from None

@@ -208,7 +208,8 @@ class AlertService:
                     tg.create_task(self._deliver(manager, d), name=f"alerts-delivery-{d.id}")
             # Woken at once by new outbox rows; the timeout picks up retries that fall due.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._deliver_wake.wait(), timeout=min(1.0, self.tick_s * 4))
+                async with asyncio.timeout(min(1.0, self.tick_s * 4)):
+                    await self._deliver_wake.wait()
 
     async def _deliver(self, manager: AlertManager, d: Delivery) -> None:
         try:
@@ -268,13 +269,15 @@ class AlertService:
                         await asyncio.sleep(backoff.next_delay())
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._annotate_wake.wait(), timeout=5)
+                    async with asyncio.timeout(5):
+                        await self._annotate_wake.wait()
         except asyncio.CancelledError:
             # Shutting down: one last, short attempt, so the final transitions reach the charts.
             pending.extend(annotations.line(t) for t in manager.transitions)
             if pending:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._write_annotations(pending)), timeout=2)
+                    async with asyncio.timeout(2):
+                        await asyncio.shield(self._write_annotations(pending))
             raise
 
     async def _write_annotations(self, lines: list[str]) -> bool:

@@ -96,7 +96,8 @@ class OpcUaSource:
                 await server_state.read_value()
         finally:
             try:
-                await asyncio.wait_for(client.disconnect(), 2)
+                async with asyncio.timeout(2):
+                    await client.disconnect()
             except Exception:  # the server may already be gone; nothing to clean up there
                 pass
 
