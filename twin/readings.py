@@ -48,6 +48,19 @@ class Reading:
     quality: Quality = Quality.GOOD
     status: str | None = None
 
+    @property
+    def number(self) -> float | None:
+        """The value as a float when the reading is good and a finite number; else None.
+
+        Bad and uncertain values are no evidence either way; booleans, text and missing
+        values have no magnitude. What every analytic and rule uses before doing arithmetic.
+        """
+        value = self.value
+        if self.quality is not Quality.GOOD or value is None or isinstance(value, bool | str):
+            return None
+        x = float(value)
+        return x if math.isfinite(x) else None
+
     def to_json(self) -> dict[str, Any]:
         """The reading as it appears inside a payload (without the asset, which the message carries)."""
         item: dict[str, Any] = {

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from datetime import datetime, timedelta
 
 from analytics.alerts.config import Connectivity, ThresholdRule
 from analytics.alerts.patterns import matches
 from twin.events import AlertEvent, EventState, Severity
-from twin.readings import Quality, Reading
+from twin.readings import Reading
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,8 @@ class ThresholdRules:
 
     def update(self, reading: Reading) -> list[AlertEvent]:
         """Events caused by one reading."""
-        value = reading.value
-        # Bad/Uncertain values are not evidence either way; booleans and strings have no limits.
-        if (reading.quality is not Quality.GOOD or isinstance(value, bool) or not isinstance(value, int | float)
-                or not math.isfinite(value)):
+        value = reading.number  # None for bad/uncertain values, booleans and text: no evidence, no limits
+        if value is None:
             return []
         out: list[AlertEvent] = []
         path = str(reading.asset)

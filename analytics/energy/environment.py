@@ -10,7 +10,6 @@ Readings that are not good, not numeric, or not newer than the last one used are
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from typing import Literal
 
 from analytics.energy.config import EnvironmentLimitConfig
 from twin.events import AlertEvent, EventState, Severity
-from twin.readings import Quality, Reading
+from twin.readings import Reading
 from twin.topics import AssetPath
 
 Side = Literal["high", "low"]
@@ -47,16 +46,15 @@ class EnvironmentMonitor:
 
     def update(self, reading: Reading) -> list[AlertEvent]:
         """Check one reading against its limits; firing and cleared events on transitions only."""
-        value = reading.value
-        if (reading.quality is not Quality.GOOD or isinstance(value, bool) or not isinstance(value, int | float)
-                or not math.isfinite(value)):
+        value = reading.number
+        if value is None:
             return []
         out: list[AlertEvent] = []
         for w in self._watches.get((str(reading.asset), reading.signal), []):
             if w.last_ts is not None and reading.ts <= w.last_ts:
                 continue
             w.last_ts = reading.ts
-            out.extend(self._check(w, float(value), reading.ts))
+            out.extend(self._check(w, value, reading.ts))
         return out
 
     def _check(self, w: _Watch, value: float, ts: datetime) -> list[AlertEvent]:

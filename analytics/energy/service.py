@@ -64,7 +64,7 @@ from analytics.spc.config import CharacteristicSpc
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import to_line
 from twin.plant import Plant
-from twin.readings import Quality, Reading
+from twin.readings import Reading
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,8 @@ class _Gauge:
         if spec is None:
             return
         spec = spec.for_product(self.product)
-        value = r.value
-        ok = (r.quality is Quality.GOOD and isinstance(value, int | float) and not isinstance(value, bool)
-              and math.isfinite(value) and (spec.lsl is None or value >= spec.lsl)
+        value = r.number
+        ok = (value is not None and (spec.lsl is None or value >= spec.lsl)
               and (spec.usl is None or value <= spec.usl))
         if not ok:
             self.pending = (self.pending[0], False)
@@ -317,29 +316,28 @@ class EnergyAnalytic:
             meter.pending_parts += 1.0
 
     def _part_count(self, meter: _Meter, r: Reading) -> None:
-        if r.quality is not Quality.GOOD or not isinstance(r.value, int | float) or isinstance(r.value, bool):
+        value = r.number
+        if value is None:
             return
         key = meter.machine.asset
         last = self._parts_last.get(key)
         if last is not None and r.ts <= last[0]:
             return
-        value = float(r.value)
         if last is not None:
             # A counter that drops was reset (power cycle, new shift): it counted from zero since.
             meter.pending_parts += value - last[1] if value >= last[1] else value
         self._parts_last[key] = (r.ts, value)
 
     def _meter_reading(self, meter: _Meter, r: Reading, out: Output) -> None:
-        value = r.value
-        if (r.quality is not Quality.GOOD or not isinstance(value, int | float) or isinstance(value, bool)
-                or not math.isfinite(value)):
+        value = r.number
+        if value is None:
             return
         for g in meter.gauges:
             if g.pending is not None and g.pending[0] <= r.ts:
                 self._finish_part(g)
         start = meter.tracker.last_ts
         state = self._state_at(meter.machine.asset, start) if start is not None else None
-        result = meter.tracker.update(r.ts, float(value), state=state, good_parts=meter.pending_parts)
+        result = meter.tracker.update(r.ts, value, state=state, good_parts=meter.pending_parts)
         if result.interval is None:
             return  # the first reading, or a redelivered one: parts wait for the next interval
         meter.pending_parts = 0.0
@@ -355,7 +353,7 @@ class EnergyAnalytic:
             others = {a: s for a, s in self._states.items() if a not in self._compressors}
             if others:
                 iv = result.interval
-                power_kw = float(value) if meter.config.kind == "power" else iv.energy_kwh / (iv.duration_s / 3600)
+                power_kw = value if meter.config.kind == "power" else iv.energy_kwh / (iv.duration_s / 3600)
                 producing = any(s in PRODUCING_STATES for s in others.values())
                 for finding in meter.air_leak.update(r.ts, power_kw, producing):
                     out.events.append(self._finding_event(meter, finding))

@@ -120,15 +120,6 @@ class AssetFeatures:
         return fv
 
 
-def numeric(reading: Reading) -> float | None:
-    """The reading's value when it is good and numeric, else None (bad, uncertain, missing, text)."""
-    value = reading.value
-    if reading.quality is not Quality.GOOD or value is None or isinstance(value, bool | str):
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
-
-
 def learn_baseline(vectors: Sequence[FeatureVector], *, asset: str, config: PdmAssetConfig, version: int = 1,
                    trim: float | None = 0.001) -> BaselineModel:
     """Fit a baseline on feature vectors taken as healthy; DataError when they cannot make one."""
@@ -259,7 +250,7 @@ class PdmAnalytic:
                 if r.quality is Quality.GOOD and r.value is not None:
                     a.features.set_regime(r.value)
                 continue
-            value = numeric(r)
+            value = r.number
             if value is None:
                 self.skipped_readings += 1
                 continue

@@ -145,14 +145,15 @@ class SpcAnalytic:
             char = self._chars.get((asset, r.signal))
             if char is None:
                 continue
-            if r.quality is not Quality.GOOD or isinstance(r.value, bool | str) or r.value is None:
+            value = r.number
+            if value is None:
                 self.skipped += 1
                 continue
             if char.last_ts is not None and r.ts <= char.last_ts:
                 self.duplicates += 1  # a redelivery or an out-of-order sample: charted once only
                 continue
             char.last_ts = r.ts
-            self._update(char, float(r.value), r.ts, out)
+            self._update(char, value, r.ts, out)
         return out
 
     def _set_product(self, asset: str, r: Reading) -> None:

@@ -59,3 +59,15 @@ def test_topic_scheme_round_trip() -> None:
         parse_asset_topic("twin/v1/_sys/deadletter/ingest/x")
     with pytest.raises(ValueError):
         asset_topic(ASSET, "nonsense")
+
+
+def test_number_is_the_value_only_when_good_numeric_and_finite() -> None:
+    asset = AssetPath("s", "a", "l", "m")
+    ts = datetime(2026, 11, 26, tzinfo=UTC)
+    assert Reading(asset, "x", ts, 3).number == 3.0
+    assert Reading(asset, "x", ts, 2.5).number == 2.5
+    assert Reading(asset, "x", ts, 2.5, Quality.UNCERTAIN).number is None
+    assert Reading(asset, "x", ts, None, Quality.BAD, "BadSensorFailure").number is None
+    assert Reading(asset, "x", ts, True).number is None
+    assert Reading(asset, "x", ts, "running").number is None
+    assert Reading(asset, "x", ts, float("nan")).number is None
