@@ -18,24 +18,17 @@ with rich, library code only logs.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
-import signal
-import sys
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from twin.errors import TwinError
-from twin.plant import Plant, load_plant
-from twin.settings import Settings
+from twin.clirun import load_plant_file, load_settings, run_service
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,52 +43,6 @@ Settings (environment variables):
   TWIN_INFLUX_USERNAME / TWIN_INFLUX_PASSWORD, or TWIN_INFLUX_TOKEN (2.x/3.x)
   TWIN_STATE_DIR       queues and local server data (default .twin)
 """
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid TWIN_* setting:\n{exc}") from None
-
-
-def _plant(path: Path | None, settings: Settings) -> Plant:
-    try:
-        return load_plant(path or settings.plant_file)
-    except TwinError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _dump_tasks() -> None:
-    """SIGUSR1: print every asyncio task and where it waits, to stderr (for a service that seems stuck)."""
-    tasks = asyncio.all_tasks()
-    print(f"--- {len(tasks)} asyncio tasks", file=sys.stderr)
-    for task in tasks:
-        task.print_stack(limit=8, file=sys.stderr)
-    sys.stderr.flush()
-
-
-async def _with_task_dump(coro: Coroutine[Any, Any, Any]) -> Any:
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
-    try:
-        return await coro
-    finally:
-        loop.remove_signal_handler(signal.SIGUSR1)
-
-
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a service until it ends or Ctrl-C; TwinErrors become clean one-line errors.
-
-    `kill -USR1 PID` prints every asyncio task's stack to stderr while it runs.
-    """
-    try:
-        return asyncio.run(_with_task_dump(coro))
-    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM cancelling the main task
-        err_console.print("[dim]stopped[/]")
-        return None
-    except TwinError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 plant_option = click.option("--plant", "plant_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -171,10 +118,10 @@ def demo(plant_path: Path | None, duration: float | None, backfill: float, speed
     """
     from twin.demo import DemoOptions, run_demo
 
-    settings = _settings()
-    plant = _plant(plant_path, settings)
+    settings = load_settings()
+    plant = load_plant_file(plant_path, settings)
     options = DemoOptions(duration_s=duration, backfill_s=backfill * 60, speed=speed)
-    result = _run(run_demo(settings, plant, options=options, console=console))
+    result = run_service(run_demo(settings, plant, options=options, console=console))
     if result is None:
         return
     table = Table(title=f"points in InfluxDB database {settings.influx_db!r}")
@@ -198,9 +145,9 @@ def edge(plant_path: Path | None, agent_id: str) -> None:
     """
     from twin import services
 
-    settings = _settings()
-    agent = services.edge_agent(settings, _plant(plant_path, settings), agent_id=agent_id)
-    _run(agent.run())
+    settings = load_settings()
+    agent = services.edge_agent(settings, load_plant_file(plant_path, settings), agent_id=agent_id)
+    run_service(agent.run())
 
 
 @cli.command()
@@ -210,14 +157,14 @@ def ingest(worker_id: str) -> None:
     """Run ingest: MQTT telemetry → InfluxDB, acknowledging only what the database accepted."""
     from twin import services
 
-    settings = _settings()
+    settings = load_settings()
 
     async def main() -> None:
         async with services.influx_client(settings) as db:
             await services.ensure_database(db)
             await services.ingest_worker(settings, db, worker_id=worker_id).run()
 
-    _run(main())
+    run_service(main())
 
 
 @cli.command("analytics")
@@ -233,14 +180,14 @@ def analytics_cmd(plant_path: Path | None, instance: str) -> None:
     from analytics.catalog import build_analytics
     from twin import services
 
-    settings = _settings()
-    model = _plant(plant_path, settings)
+    settings = load_settings()
+    model = load_plant_file(plant_path, settings)
     built = build_analytics(model, settings)
     if not built:
         raise click.ClickException("the plant file configures no analytics (spc:, pdm: or energy: sections)")
 
     console.print(f"analytics running: {', '.join(a.name for a in built)}")
-    _run(services.run_analytics(settings, built, instance=instance))
+    run_service(services.run_analytics(settings, built, instance=instance))
 
 
 @cli.group()
@@ -252,8 +199,8 @@ def plant() -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), required=False)
 def plant_check(path: Path | None) -> None:
     """Validate a plant file and list its assets and signals."""
-    settings = _settings()
-    model = _plant(path, settings)
+    settings = load_settings()
+    model = load_plant_file(path, settings)
     table = Table(title=f"{path or settings.plant_file}: site {model.site}")
     for col in ("asset", "type", "signal", "unit", "source"):
         table.add_column(col)

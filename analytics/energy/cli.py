@@ -147,29 +147,19 @@ def build_energy_group(source_factory: SourceFactory | None = None,
     @click.option("--instance", default="1", show_default=True, help="Instance name (instances share the stream).")
     def run_cmd(plant_path: str | None, instance: str) -> None:
         """Run the energy service on its own: meter telemetry → hourly/daily rollups, waste alerts."""
-        import asyncio
-
         from analytics.energy.service import build_energy
         from twin import services
-        from twin.errors import TwinError
-        from twin.plant import load_plant
-        from twin.settings import Settings
+        from twin.clirun import load_plant_file, load_settings, run_service
 
+        settings = load_settings()
         try:
-            settings = Settings()
-            analytic = build_energy(load_plant(plant_path or settings.plant_file))
-        except (TwinError, ValueError) as exc:
+            analytic = build_energy(load_plant_file(plant_path, settings))
+        except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         if analytic is None:
             raise click.ClickException("the plant file has no energy: section with meters")
-
         Console().print(f"energy running on {', '.join(analytic.meters)}")
-        try:
-            asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            pass
-        except TwinError as exc:
-            raise click.ClickException(str(exc)) from None
+        run_service(services.run_analytics(settings, [analytic], instance=instance))
 
     return energy
 

@@ -296,20 +296,10 @@ models_option = click.option("--models", "models_dir", type=click.Path(path_type
 
 
 def _settings_and_plant(plant_path: Path | None) -> tuple[Any, Any]:
-    from pydantic import ValidationError
+    from twin.clirun import load_plant_file, load_settings
 
-    from twin.errors import TwinError
-    from twin.plant import load_plant
-    from twin.settings import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid TWIN_* setting:\n{exc}") from None
-    try:
-        return settings, load_plant(plant_path or settings.plant_file)
-    except TwinError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
+    return settings, load_plant_file(plant_path, settings)
 
 
 def _parse_time(text: str, param: str) -> Any:
@@ -374,10 +364,9 @@ def train_history(asset_id: str, start: str, end: str, plant_path: Path | None, 
 @click.option("--instance", default="1", show_default=True, help="Instance name (instances share the assets).")
 def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> None:
     """Run the PdM streaming service on its own: telemetry → health points and maintenance alerts."""
-    import asyncio
-
     from analytics.pdm.service import build_pdm
     from twin import services
+    from twin.clirun import run_service
     from twin.errors import TwinError
 
     settings, plant = _settings_and_plant(plant_path)
@@ -387,14 +376,8 @@ def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> 
         raise click.ClickException(str(exc)) from None
     if analytic is None:
         raise click.ClickException("no asset in the plant file has a pdm: section")
-
     console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
-    try:
-        asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[dim]stopped[/]")
-    except TwinError as exc:
-        raise click.ClickException(str(exc)) from None
+    run_service(services.run_analytics(settings, [analytic], instance=instance))
 
 
 @pdm.command("evaluate-sim")

@@ -285,29 +285,16 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are). Stops
     cleanly on Ctrl-C or SIGTERM.
     """
-    import asyncio
-
     from analytics.spc.service import build_spc
     from twin import services
-    from twin.errors import TwinError
-    from twin.plant import load_plant
-    from twin.settings import Settings
+    from twin.clirun import load_plant_file, load_settings, run_service
 
-    try:
-        settings = Settings()
-        plant = load_plant(plant_path or settings.plant_file)
-    except (TwinError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
+    plant = load_plant_file(plant_path, settings)
     analytic = build_spc(plant, capability_every=capability_every, clear_after=clear_after)
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
-
     Console().print(f"spc running on {', '.join(analytic.characteristics)}")
-    try:
-        asyncio.run(services.run_analytics(settings, [analytic], instance=instance))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        pass
-    except (TwinError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    run_service(services.run_analytics(settings, [analytic], instance=instance))
     Console(stderr=True).print(f"[dim]spc stopped; skipped {analytic.skipped}, "
                                f"duplicates ignored {analytic.duplicates}[/]")
