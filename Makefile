@@ -34,11 +34,13 @@ demo: setup
 	$(VENV)/bin/twin demo
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy twin edge_agent ingest analytics simulators dashboards api
+	$(VENV)/bin/mypy twin edge_agent ingest analytics simulators dashboards api app
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) -m pytest benchmarks -o addopts="" -o python_files="bench_*.py" -s -q -p no:cacheprovider

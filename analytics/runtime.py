@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from twin import topics
 from twin.backoff import Backoff
+from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_endpoint
 from twin.deadletter import DeadLetter
 from twin.errors import PayloadError
 from twin.events import AlertEvent
 from twin.influx import InfluxDB, InfluxError
 from twin.mqtt import MqttClient
 from twin.readings import Reading, decode
-from twin.settings import MqttEndpoint
+from twin.settings import MqttEndpoint, Settings
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -117,3 +119,26 @@ class AnalyticRunner:
                     self.stats.count("write_errors")
                     return
                 await asyncio.sleep(backoff.next_delay())
+
+
+def analytic_runner(settings: Settings, analytic: Analytic, db: InfluxDB, *, instance: str = "1") -> AnalyticRunner:
+    """A runner for one streaming analytic (SPC, PdM, energy) writing to `db`."""
+    return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db, **mqtt_credentials(settings),
+                          instance=instance)
+
+
+async def run_analytics(settings: Settings, analytics: Sequence[Analytic], *, instance: str = "1") -> None:
+    """Run analytics on the live stream until cancelled or SIGTERM (what `twin analytics` and `twin X run` do)."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        async with influx_client(settings) as db:
+            await ensure_database(db)
+            async with asyncio.TaskGroup() as tg:
+                for analytic in analytics:
+                    tg.create_task(analytic_runner(settings, analytic, db, instance=instance).run(),
+                                   name=f"analytics-{analytic.name}")
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

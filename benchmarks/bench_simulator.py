@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from app.localservers import free_port
 from simulators.engine import PlantEngine
 from simulators.models import CncModel
 from simulators.plant_sim import PlantSimulator
-from twin.localservers import free_port
 from twin.plant import Plant, parse_plant
 
 MACHINES, SERVERS, TICKS = 100, 4, 20

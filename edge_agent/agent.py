@@ -23,14 +23,12 @@ from pathlib import Path
 
 from edge_agent.deadband import Deadband
 from edge_agent.queue import DiskQueue, QueuedItem
-from edge_agent.sources.base import Source
-from edge_agent.sources.mqtt import MqttDeviceSource
-from edge_agent.sources.opcua import OpcUaSource
+from edge_agent.sources.base import Source, SourceContext, SourceFactory
 from twin import topics
 from twin.backoff import Backoff
-from twin.deadletter import DeadLetter
 from twin.mqtt import MqttClient, MqttError, Will
 from twin.plant import BoundSignal, Plant
+from twin.plugins import load_ref, registry
 from twin.readings import PAYLOAD_VERSION, Reading
 from twin.settings import MqttEndpoint
 from twin.stats import Stats
@@ -76,21 +74,15 @@ class EdgeAgent:
         self.queue: DiskQueue | None = None
 
     def _build_sources(self) -> list[Source]:
-        by_connection: dict[str, list[BoundSignal]] = defaultdict(list)
-        mqtt_signals = []
+        """Each source plugin builds the sources for the signals bound to it (twin/plugins.py)."""
+        by_source: dict[str, list[BoundSignal]] = defaultdict(list)
         for sig in self._signals:
-            if sig.spec.opcua is not None:
-                by_connection[sig.spec.opcua.connection].append(sig)
-            else:
-                mqtt_signals.append(sig)
-        sources: list[Source] = [
-            OpcUaSource(name=name, connection=self.plant.connections.opcua[name], signals=sigs, stats=self.stats)
-            for name, sigs in by_connection.items()
-        ]
-        if mqtt_signals:
-            dead = DeadLetter(self.client, topics.deadletter(f"edge.{self.options.agent_id}"))
-            sources.append(MqttDeviceSource(name="mqtt-devices", client=self.client, signals=mqtt_signals,
-                                            stats=self.stats, dead_letter=dead))
+            by_source[sig.spec.source].append(sig)
+        sources: list[Source] = []
+        for name, signals in sorted(by_source.items()):
+            factory: SourceFactory = load_ref(registry().source(name).edge)
+            sources.extend(factory(SourceContext(plant=self.plant, signals=signals, client=self.client,
+                                                 stats=self.stats, agent_id=self.options.agent_id)))
         return sources
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:

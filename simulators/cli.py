@@ -64,7 +64,7 @@ def simulate(scenario_name: str | None, list_only: bool, plant_path: Path | None
                 click.echo(f"{name:22} invalid: {' '.join(str(exc).split())}")
         return
     from simulators.plant_sim import PlantSimulator
-    from twin import services
+    from twin.connect import mqtt_client
     from twin.settings import Settings
 
     try:
@@ -87,11 +87,11 @@ def simulate(scenario_name: str | None, list_only: bool, plant_path: Path | None
         start = start.astimezone()  # naive: local time
 
     async def main() -> None:
-        has_mqtt = any(s.spec.mqtt for s in plant.signals())
-        async with services.mqtt_client(settings, "twin-simulator-devices") if has_mqtt else _nothing() as devices, \
+        has_mqtt = any(s.spec.source == "mqtt" for s in plant.signals())
+        async with mqtt_client(settings, "twin-simulator-devices") if has_mqtt else _nothing() as devices, \
                 PlantSimulator(plant, mqtt=devices, tick_s=tick_s, seed=seed, scenario=scenario, speed=speed,
                                start=start, labels_path=labels_path) as sim:
-            endpoints = ", ".join(c.endpoint for c in plant.connections.opcua.values()) or "none"
+            endpoints = ", ".join(c.endpoint for c in plant.connections_of("opcua").values()) or "none"
             console.print(f"simulating {len(list(plant.signals()))} signals"
                           f"{f' with scenario {scenario.name!r}' if scenario else ''} at {speed:g}x from "
                           f"{sim.now.isoformat()}; OPC UA: {endpoints}", highlight=False)

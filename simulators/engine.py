@@ -282,7 +282,7 @@ class PlantEngine:
 
     def _assets_on(self, connection: str) -> list[AssetPath]:
         return [path for path, sigs in self._signals.items()
-                if any(s.spec.opcua and s.spec.opcua.connection == connection for s in sigs)]
+                if any(s.spec.source == "opcua" and s.spec.binding.connection == connection for s in sigs)]
 
     def _apply_degradations(self, t: float, dt_s: float, frame: Frame) -> None:
         for i, fault in enumerate(self._faults):

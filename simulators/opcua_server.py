@@ -98,12 +98,12 @@ class OpcUaMachineServer:
             return folders[path]
 
         for sig in self.signals:
-            assert sig.spec.opcua is not None
-            node_id = ua.NodeId.from_string(sig.spec.opcua.node)
+            node = sig.spec.section("opcua").node
+            node_id = ua.NodeId.from_string(node)
             if node_id.NamespaceIndex != ns:
                 raise ConfigError(
                     f"signal {sig.asset}/{sig.name}: the simulator serves namespace index {ns} "
-                    f"({NAMESPACE_URI}); node {sig.spec.opcua.node!r} uses ns={node_id.NamespaceIndex}"
+                    f"({NAMESPACE_URI}); node {node!r} uses ns={node_id.NamespaceIndex}"
                 )
             machine = await folder((sig.asset.site, sig.asset.area, sig.asset.line, sig.asset.asset))
             initial = self._initial[sig]

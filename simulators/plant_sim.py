@@ -80,16 +80,17 @@ class PlantSimulator:
         self._by_connection: dict[str, list[BoundSignal]] = defaultdict(list)
         by_topic: dict[str, list[BoundSignal]] = defaultdict(list)
         for sig in plant.signals():
-            if sig.spec.opcua is not None:
-                self._by_connection[sig.spec.opcua.connection].append(sig)
-            elif sig.spec.mqtt is not None:
-                by_topic[sig.spec.mqtt.topic].append(sig)
+            if sig.spec.source == "opcua":
+                self._by_connection[sig.spec.binding.connection].append(sig)
+            elif sig.spec.source == "mqtt":
+                by_topic[sig.spec.binding.topic].append(sig)
+            else:
+                raise ValueError(f"{sig.asset}/{sig.name}: the simulator has no {sig.spec.source!r} devices")
         self._topics = []
         for topic, sigs in by_topic.items():
             compiled = []
             for s in sigs:
-                b = s.spec.mqtt
-                assert b is not None
+                b = s.spec.binding
                 compiled.append((s, parse_jsonpath(b.path), parse_jsonpath(b.timestamp_path) if b.timestamp_path
                                  else None))
             self._topics.append(_Topic(topic, compiled, frozenset(s.asset for s in sigs),
@@ -122,7 +123,7 @@ class PlantSimulator:
         sigs = self._by_connection[name]
         frame = self._frame
         server = OpcUaMachineServer(
-            endpoint=self.plant.connections.opcua[name].endpoint, signals=sigs,
+            endpoint=self.plant.connections_of("opcua")[name].endpoint, signals=sigs,
             initial={s: frame.values[s.asset][s.name] for s in sigs}, on_write=self._record,
             ranges={s: info for s in sigs if (info := self.engine.signal_info(s)) is not None})
         await server.__aenter__()
@@ -139,8 +140,7 @@ class PlantSimulator:
 
     def server_for(self, sig: BoundSignal) -> OpcUaMachineServer:
         """The OPC UA server that serves a signal."""
-        assert sig.spec.opcua is not None
-        return self.servers[sig.spec.opcua.connection]
+        return self.servers[sig.spec.section("opcua").connection]
 
     async def run(self, *, ticks: int | None = None) -> None:
         """Advance the plant every tick_s / speed seconds of wall time (forever, or for `ticks` ticks)."""
@@ -226,7 +226,8 @@ class PlantSimulator:
             path.update_or_create(doc, values.get(sig.name))
             if ts_path is not None:
                 ts_path.update_or_create(doc, format_ts(ts))
-        assert self._mqtt is not None
+        if self._mqtt is None:  # checked in __init__: MQTT-bound signals need a client
+            raise RuntimeError("no MQTT client")
         await self._mqtt.publish(topic.topic, json.dumps(doc).encode(), qos=1)
         for sig, _, _ in topic.signals:
             self._record(Published(sig, ts, values.get(sig.name), status.get(sig.name, GOOD)))

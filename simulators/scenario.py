@@ -208,8 +208,8 @@ def check_against_plant(scenario: Scenario, plant: Plant) -> None:
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if isinstance(fault, ServerRestart):
-            if fault.connection not in plant.connections.opcua:
-                known = ", ".join(sorted(plant.connections.opcua)) or "none"
+            if fault.connection not in plant.connections_of("opcua"):
+                known = ", ".join(sorted(plant.connections_of("opcua"))) or "none"
                 problems.append(f"{where}.connection: unknown OPC UA connection {fault.connection!r} "
                                 f"(plant has: {known})")
             continue
@@ -225,7 +225,7 @@ def check_against_plant(scenario: Scenario, plant: Plant) -> None:
         if signal is not None and signal not in asset.signals:
             problems.append(f"{where}.signal: asset {fault.asset!r} has no signal {signal!r} "
                             f"(it has: {', '.join(asset.signals)})")
-        if isinstance(fault, DeviceOffline) and not any(s.mqtt for s in asset.signals.values()):
+        if isinstance(fault, DeviceOffline) and not any(s.source == "mqtt" for s in asset.signals.values()):
             problems.append(f"{where}.asset: device_offline needs an MQTT device; {fault.asset!r} has no MQTT signal")
     if problems:
         raise ConfigError(f"{scenario.source}: scenario does not fit plant {scenario.plant_path()}\n  "

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from app.localservers import LocalInfluxDB, LocalMosquitto
 from twin.influx import InfluxDB
-from twin.localservers import LocalInfluxDB, LocalMosquitto
 from twin.settings import MqttEndpoint, parse_mqtt_url
 
 

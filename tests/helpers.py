@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from twin.localservers import free_port
+from app.localservers import free_port
 from twin.plant import Plant, parse_plant
 
 EXAMPLE_PLANT = Path(__file__).resolve().parents[1] / "examples" / "plant.yaml"

@@ -1,9 +1,13 @@
 """The plant model: one YAML file describing the plant as an ISA-95 hierarchy.
 
-site → areas → lines → assets → signals, each signal bound to its source (an OPC UA
-node on a named connection, or an MQTT topic plus a JSONPath into its JSON payload).
-Validation is strict (`extra="forbid"`), and `load_plant` turns pydantic's errors into
-messages that name the file, the path inside it and what is wrong, e.g.
+site → areas → lines → assets → signals, each signal bound to its source by a source
+plugin (`opcua: {connection, node}`, `mqtt: {topic, path}`, ...), and sections that
+analytic plugins own (`spc:` in a signal, `pdm:` in an asset, `energy:` and `alerts:` at
+the top). The core knows none of them: the pydantic models are assembled from the plugin
+registry (twin/plugins.py) the first time a plant is parsed, so a new protocol or
+analytic adds its keys without a change here. Validation is strict (`extra="forbid"`),
+and `load_plant` turns pydantic's errors into messages that name the file, the path
+inside it and what is wrong, e.g.
 
     plant.yaml: areas.machining.lines.line-1.assets.cnc-01.signals.speed: unknown key 'unti'
 
@@ -16,20 +20,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from jsonpath_ng import parse as parse_jsonpath
-from jsonpath_ng.exceptions import JsonPathParserError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from analytics.alerts.config import AlertsConfig
-from analytics.energy.config import EnergyConfig
-from analytics.pdm.config import PdmAssetConfig
-from analytics.spc.config import CharacteristicSpc
 from twin.errors import ConfigError
+from twin.plugins import Registry, Scope, registry
 from twin.topics import AssetPath
 
 # Identifiers become MQTT topic levels and InfluxDB tag values: no wildcards (+ #),
@@ -41,78 +51,30 @@ Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class OpcUaConnection(_Model):
-    """An OPC UA server the edge agent connects to."""
-
-    endpoint: str = Field(description="e.g. opc.tcp://192.168.1.10:4840")
-    publishing_interval_ms: float = Field(default=100, gt=0)
-    security: Literal["none"] = "none"
-
-    @field_validator("endpoint")
-    @classmethod
-    def _opc_tcp(cls, v: str) -> str:
-        if not v.startswith("opc.tcp://"):
-            raise ValueError("must start with opc.tcp://")
-        return v
-
-
-class Connections(_Model):
-    """Named protocol connections that signals bind to."""
-
-    opcua: dict[Ident, OpcUaConnection] = Field(default_factory=dict)
-
-
-class OpcUaBinding(_Model):
-    """A signal read from an OPC UA node through a subscription."""
-
-    connection: Ident
-    node: str = Field(description="node id, e.g. ns=2;s=cnc-01.spindle_speed")
-
-
-class MqttBinding(_Model):
-    """A signal taken from a JSON payload that a device publishes on an MQTT topic."""
-
-    topic: str
-    path: str = Field(description="JSONPath of the value in the payload, e.g. $.power_kw")
-    timestamp_path: str | None = Field(
-        default=None, description="JSONPath of the source timestamp; receive time when absent"
-    )
-
-    @field_validator("topic")
-    @classmethod
-    def _no_wildcards(cls, v: str) -> str:
-        if not v or "+" in v or "#" in v:
-            raise ValueError("must be a concrete topic without wildcards (+ or #)")
-        return v
-
-    @field_validator("path", "timestamp_path")
-    @classmethod
-    def _jsonpath(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                parse_jsonpath(v)
-            except (JsonPathParserError, Exception) as exc:
-                raise ValueError(f"not a valid JSONPath: {exc}") from None
-        return v
+    def section(self, name: str) -> Any:
+        """The validated plugin section (or source binding) `name` here, or None when absent."""
+        return getattr(self, name, None)
 
 
 class Signal(_Model):
-    """One measured quantity of an asset."""
+    """One measured quantity of an asset, bound to exactly one source plugin."""
 
     unit: str = Field(default="", description="engineering unit, e.g. rpm, degC, kW")
     description: str = ""
     deadband: float = Field(default=0.0, ge=0, description="absolute deadband; 0 keeps every change")
-    opcua: OpcUaBinding | None = None
-    mqtt: MqttBinding | None = None
-    spc: CharacteristicSpc | None = Field(
-        default=None, description="chart this signal as a quality characteristic (analytics/spc/config.py)")
 
-    @model_validator(mode="after")
-    def _one_binding(self) -> Signal:
-        if (self.opcua is None) == (self.mqtt is None):
-            raise ValueError("needs exactly one source binding: 'opcua' or 'mqtt'")
-        return self
+    @property
+    def source(self) -> str:
+        """The name of the source plugin this signal is bound to (e.g. opcua)."""
+        for name in registry().sources:
+            if getattr(self, name, None) is not None:
+                return name
+        raise ConfigError("signal has no source binding")  # unreachable: validation requires one
+
+    @property
+    def binding(self) -> Any:
+        """The signal's source binding (the model its source plugin defines)."""
+        return getattr(self, self.source)
 
 
 class Asset(_Model):
@@ -124,7 +86,6 @@ class Asset(_Model):
     measures: Ident | None = Field(default=None, description="for a gauge: the machine whose parts it measures")
     product_signal: Ident | None = Field(
         default=None, description="for a gauge: the signal naming the product or recipe (per-product SPC limits)")
-    pdm: PdmAssetConfig | None = Field(default=None, description="predictive maintenance (analytics/pdm/config.py)")
     signals: dict[Ident, Signal]
 
 
@@ -142,6 +103,10 @@ class Area(_Model):
     lines: dict[Ident, Line]
 
 
+class Connections(_Model):
+    """Named protocol connections that signals bind to, one mapping per source plugin that has them."""
+
+
 class Plant(_Model):
     """The whole plant file."""
 
@@ -151,8 +116,7 @@ class Plant(_Model):
     timezone: str = "Asia/Shanghai"
     connections: Connections = Field(default_factory=Connections)
     areas: dict[Ident, Area]
-    energy: EnergyConfig | None = Field(default=None, description="energy, cost and carbon (analytics/energy)")
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alert routing (analytics/alerts)")
+    _known: dict[AssetPath, frozenset[str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -163,47 +127,11 @@ class Plant(_Model):
             raise ValueError(f"unknown IANA time zone {v!r}") from None
         return v
 
-    @model_validator(mode="after")
-    def _references(self) -> Plant:
-        seen: dict[str, str] = {}
-        for area_id, area in self.areas.items():
-            for line_id, line in area.lines.items():
-                for asset_id, asset in line.assets.items():
-                    where = f"areas.{area_id}.lines.{line_id}.assets.{asset_id}"
-                    if asset_id in seen:
-                        raise ValueError(f"{where}: asset id {asset_id!r} is already used at {seen[asset_id]}")
-                    seen[asset_id] = where
-                    for field, value in (("meters", asset.meters), ("measures", asset.measures)):
-                        if value is not None and not any(value in ln.assets for a in self.areas.values()
-                                                         for ln in a.lines.values()):
-                            raise ValueError(f"{where}.{field}: unknown asset {value!r}")
-                    if asset.product_signal is not None and asset.product_signal not in asset.signals:
-                        raise ValueError(f"{where}.product_signal: {asset.product_signal!r} is not one of its signals")
-                    if asset.pdm is not None:
-                        unknown = sorted(asset.pdm.signals() - set(asset.signals))
-                        if unknown:
-                            raise ValueError(f"{where}.pdm: unknown signal(s) {', '.join(unknown)}")
-                    for name, signal in asset.signals.items():
-                        if signal.opcua and signal.opcua.connection not in self.connections.opcua:
-                            known = ", ".join(sorted(self.connections.opcua)) or "none defined"
-                            raise ValueError(
-                                f"{where}.signals.{name}.opcua.connection: unknown connection "
-                                f"{signal.opcua.connection!r} (connections.opcua has: {known})"
-                            )
-        if self.energy is not None:
-            assets = list(self.assets())
-            self.energy.check_references({p.asset: set(a.signals) for p, a in assets},
-                                         {p.asset: a.meters for p, a in assets})
-        return self
-
     def signals(self) -> Iterator[BoundSignal]:
         """Every signal of every asset, with its asset path."""
-        for area_id, area in self.areas.items():
-            for line_id, line in area.lines.items():
-                for asset_id, asset in line.assets.items():
-                    path = AssetPath(self.site, area_id, line_id, asset_id)
-                    for name, signal in asset.signals.items():
-                        yield BoundSignal(path, name, signal, asset.type)
+        for path, asset in self.assets():
+            for name, signal in asset.signals.items():
+                yield BoundSignal(path, name, signal, asset.type)
 
     def asset(self, asset_id: str) -> tuple[AssetPath, Asset]:
         """One asset by id (ids are unique in a plant); KeyError if unknown."""
@@ -218,6 +146,98 @@ class Plant(_Model):
             for line_id, line in area.lines.items():
                 for asset_id, asset in line.assets.items():
                     yield AssetPath(self.site, area_id, line_id, asset_id), asset
+
+    def connections_of(self, source: str) -> dict[str, Any]:
+        """The named connections of one source plugin (empty when it has none)."""
+        return dict(getattr(self.connections, source, None) or {})
+
+    def knows(self, asset: AssetPath, signal: str | None = None) -> bool:
+        """True when the asset (and, if given, its signal) is in this plant: what the stream admits."""
+        names = self._known.get(asset)
+        return names is not None and (signal is None or signal in names)
+
+    def _check_references(self) -> None:
+        self._known = {path: frozenset(asset.signals) for path, asset in self.assets()}
+        seen: dict[str, str] = {}
+        ids = {path.asset for path, _ in self.assets()}
+        sources = registry().sources
+        for path, asset in self.assets():
+            where = f"areas.{path.area}.lines.{path.line}.assets.{path.asset}"
+            if path.asset in seen:
+                raise ValueError(f"{where}: asset id {path.asset!r} is already used at {seen[path.asset]}")
+            seen[path.asset] = where
+            for field, value in (("meters", asset.meters), ("measures", asset.measures)):
+                if value is not None and value not in ids:
+                    raise ValueError(f"{where}.{field}: unknown asset {value!r}")
+            if asset.product_signal is not None and asset.product_signal not in asset.signals:
+                raise ValueError(f"{where}.product_signal: {asset.product_signal!r} is not one of its signals")
+            for name, signal in asset.signals.items():
+                plugin = sources[signal.source]
+                connection = plugin.connection_of(signal.binding)
+                known = self.connections_of(plugin.name)
+                if connection is not None and connection not in known:
+                    listed = ", ".join(sorted(known)) or "none defined"
+                    raise ValueError(f"{where}.signals.{name}.{plugin.name}.connection: unknown connection "
+                                     f"{connection!r} (connections.{plugin.name} has: {listed})")
+        for analytic in registry().analytics.values():
+            if analytic.check is not None:
+                analytic.check(self)
+
+
+def _one_binding(names: tuple[str, ...]) -> Any:
+    def check(signal: Any) -> Any:
+        bound = [n for n in names if getattr(signal, n, None) is not None]
+        if len(bound) != 1:
+            raise ValueError(f"needs exactly one source binding: {' or '.join(repr(n) for n in names)}")
+        return signal
+    return check
+
+
+def _fields(plugins: Registry, scope: Scope) -> dict[str, Any]:
+    return {p.name: (p.model | None, Field(default=None, description=p.summary or None))
+            for p in plugins.analytics_in(scope)}
+
+
+def _derive(name: str, base: type[Any], validators: dict[str, Any] | None = None, **fields: Any) -> Any:
+    """pydantic's create_model for a subclass of one of the models above, with fields known only at run time."""
+    return create_model(name, __base__=base, __module__=__name__, __validators__=validators, **fields)
+
+
+def _by_id(model: Any) -> Any:
+    """The type `dict[Ident, model]` for a model built at run time."""
+    return dict[Ident, model]
+
+
+@cache
+def plant_model() -> type[Plant]:
+    """The plant model with every installed plugin's keys: built once, from the registry."""
+    plugins = registry()
+    names = tuple(sorted(plugins.sources))
+    signal_fields = {n: (p.binding | None, Field(default=None, description=p.summary or None))
+                     for n, p in sorted(plugins.sources.items())}
+    signal = _derive("Signal", Signal, {"_one_binding": model_validator(mode="after")(_one_binding(names))},
+                     **signal_fields, **_fields(plugins, Scope.SIGNAL))
+    asset = _derive("Asset", Asset, signals=(_by_id(signal), ...), **_fields(plugins, Scope.ASSET))
+    line = _derive("Line", Line, assets=(_by_id(asset), ...))
+    area = _derive("Area", Area, lines=(_by_id(line), ...))
+    connection_fields: dict[str, Any] = {n: (_by_id(p.connection), Field(default_factory=dict))
+                                         for n, p in sorted(plugins.sources.items()) if p.connection is not None}
+    connections = _derive("Connections", Connections, **connection_fields)
+    plant_sections: dict[str, Any] = {}
+    for p in plugins.analytics_in(Scope.PLANT):
+        default = p.default
+        plant_sections[p.name] = ((p.model, Field(default_factory=default, description=p.summary or None))
+                                  if default is not None else
+                                  (p.model | None, Field(default=None, description=p.summary or None)))
+
+    def references(plant: Plant) -> Plant:
+        plant._check_references()
+        return plant
+
+    model: type[Plant] = _derive("Plant", Plant, {"_references": model_validator(mode="after")(references)},
+                                 connections=(connections, Field(default_factory=connections)),
+                                 areas=(_by_id(area), ...), **plant_sections)
+    return model
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +267,7 @@ def parse_plant(raw: Any, *, source: str = "<plant>") -> Plant:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the plant file must be a YAML mapping at the top level")
     try:
-        return Plant.model_validate(raw)
+        return plant_model().model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: invalid plant file\n" + _describe(exc)) from None
 

@@ -11,7 +11,8 @@ serve` and inside `twin demo`'s TaskGroup alike):
 - deliver: sends the outbox through the notifier, retrying with capped exponential
   backoff; every attempt is logged in the outbox row.
 - annotate: writes each lifecycle transition to InfluxDB (measurement `alerts`).
-- api: the FastAPI app under uvicorn, in this event loop.
+- companions: what the composition root runs beside the manager in the same loop and
+  TaskGroup (the HTTP API, `api.server.serve_api`), so they see the same live state.
 
 One instance per site: the state lives in one SQLite file (DESIGN.md §8 partitions
 stateful analytics; for alerts the partition is the site, via `site=`).
@@ -23,13 +24,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import uvicorn
+from typing import Protocol
 
 from analytics.alerts.annotations import Annotations
 from analytics.alerts.config import AlertsConfig
@@ -49,9 +48,6 @@ from twin.mqtt import Message, MqttClient
 from twin.readings import decode
 from twin.settings import MqttEndpoint
 
-if TYPE_CHECKING:
-    from api.auth import ApiToken
-
 log = logging.getLogger(__name__)
 
 MAX_DELIVERY_BACKOFF_S = 300.0
@@ -62,13 +58,16 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiOptions:
-    """Where to serve the HTTP API, and who may use it."""
+class Companion(Protocol):
+    """Something that runs beside the alert manager, e.g. the HTTP API.
 
-    tokens: list[ApiToken]
-    host: str = "127.0.0.1"
-    port: int = 8080
+    `start` is awaited inside the service's TaskGroup once the manager exists; it starts
+    its own tasks in `tg` and returns when it is ready to serve.
+    """
+
+    async def start(self, manager: AlertManager, tg: asyncio.TaskGroup) -> None:
+        """Start serving with this manager; return once ready."""
+        ...
 
 
 @dataclass
@@ -88,7 +87,8 @@ class AlertService:
 
     def __init__(self, config: AlertsConfig, *, db_path: Path, mqtt_endpoint: MqttEndpoint | None = None,
                  mqtt_username: str | None = None, mqtt_password: str | None = None,
-                 influx: InfluxDB | None = None, notifier: Notifier | None = None, api: ApiOptions | None = None,
+                 influx: InfluxDB | None = None, notifier: Notifier | None = None,
+                 companions: Sequence[Companion] = (),
                  site: str = "+", instance: str = "1", tick_s: float = 0.25,
                  clock: Callable[[], datetime] = _utcnow) -> None:
         self.config = config
@@ -96,7 +96,7 @@ class AlertService:
         self.mqtt_endpoint = mqtt_endpoint
         self.influx = influx
         self.notifier: Notifier = notifier or AppriseNotifier()
-        self.api = api
+        self.companions = list(companions)
         self.site = site
         self.tick_s = tick_s
         self.clock = clock
@@ -115,7 +115,6 @@ class AlertService:
         self._annotate_wake = asyncio.Event()
         self._inflight: set[int] = set()
         self._delivery_slots = asyncio.Semaphore(MAX_PARALLEL_DELIVERIES)
-        self.api_server: uvicorn.Server | None = None
 
     def _kick(self) -> None:
         self._deliver_wake.set()
@@ -138,11 +137,8 @@ class AlertService:
                     if self.client is not None:
                         await self._subscribe(self.client)
                         tg.create_task(self._consume(self.client, manager), name="alerts-consume")
-                    if self.api is not None:
-                        server = self._api_server(manager, self.api)
-                        tg.create_task(self._serve_api(server), name="alerts-api")
-                        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-                            await asyncio.sleep(0.02)
+                    for companion in self.companions:
+                        await companion.start(manager, tg)
                     self.ready.set()
                     log.info("alerts: service ready")
 
@@ -282,7 +278,8 @@ class AlertService:
 
     async def _write_annotations(self, lines: list[str]) -> bool:
         """Write; True when done (written, or refused for good), False to retry later."""
-        assert self.influx is not None
+        if self.influx is None:
+            return True
         try:
             await self.influx.write(lines)
         except InfluxError as exc:
@@ -293,36 +290,3 @@ class AlertService:
             return True
         self.stats.annotations += len(lines)
         return True
-
-    # -- HTTP API --------------------------------------------------------------------------
-
-    def _api_server(self, manager: AlertManager, options: ApiOptions) -> uvicorn.Server:
-        from api.app import create_app  # imported here: the API is optional for the manager
-
-        app = create_app(manager, options.tokens)
-        # log_config=None: keep the application's logging setup; lifespan off: the app has none.
-        # timeout_graceful_shutdown: a client holding a connection open must not stall a shutdown.
-        config = uvicorn.Config(app, host=options.host, port=options.port, log_config=None, lifespan="off",
-                                access_log=False, timeout_graceful_shutdown=3)
-        server = EmbeddedServer(config)
-        self.api_server = server
-        return server
-
-    async def _serve_api(self, server: uvicorn.Server) -> None:
-        task = asyncio.create_task(server.serve())
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # Let uvicorn close its sockets and connections instead of cancelling it mid-request.
-            server.should_exit = True
-            await task
-            raise
-
-
-class EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the owner of the event loop handles SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave signal handling to the application (uvicorn would install its own)."""
-        yield

@@ -148,7 +148,7 @@ def build_energy_group(source_factory: SourceFactory | None = None,
     def run_cmd(plant_path: str | None, instance: str) -> None:
         """Run the energy service on its own: meter telemetry → hourly/daily rollups, waste alerts."""
         from analytics.energy.service import build_energy
-        from twin import services
+        from analytics.runtime import run_analytics
         from twin.clirun import load_plant_file, load_settings, run_service
 
         settings = load_settings()
@@ -159,7 +159,7 @@ def build_energy_group(source_factory: SourceFactory | None = None,
         if analytic is None:
             raise click.ClickException("the plant file has no energy: section with meters")
         Console().print(f"energy running on {', '.join(analytic.meters)}")
-        run_service(services.run_analytics(settings, [analytic], instance=instance))
+        run_service(run_analytics(settings, [analytic], instance=instance))
 
     return energy
 

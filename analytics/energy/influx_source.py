@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics.energy.config import EnergyConfig, MeterConfig
+from analytics.energy.plugin import energy_config
 from analytics.energy.report import MeterRow, ReportSource
-from twin import services
+from analytics.spc.plugin import characteristic
+from twin.connect import influx_client
 from twin.influx import InfluxDB
 from twin.plant import Plant, load_plant
 from twin.readings import format_ts
@@ -56,8 +58,8 @@ async def _good_part_times(db: InfluxDB, plant: Plant, machine: str, start: date
     times: list[datetime] = []
     gauges = [(p, a) for p, a in plant.assets() if a.measures == machine]
     for path, gauge in gauges:
-        specs = {n: s.spc for n, s in gauge.signals.items()
-                 if s.spc is not None and (s.spc.lsl is not None or s.spc.usl is not None)}
+        specs = {n: c for n, s in gauge.signals.items()
+                 if (c := characteristic(s)) is not None and (c.lsl is not None or c.usl is not None)}
         if not specs:
             signal = next(iter(gauge.signals))
             times += sorted({t for t, _, _ in await _series(db, path.asset, signal, start, end)})
@@ -88,10 +90,11 @@ async def _good_part_times(db: InfluxDB, plant: Plant, machine: str, start: date
 
 async def fetch_rows(db: InfluxDB, plant: Plant, start: datetime, end: datetime) -> list[MeterRow]:
     """Every configured meter's readings in [start, end] as report rows (asset = the metered machine)."""
-    if plant.energy is None:
+    config = energy_config(plant)
+    if config is None:
         return []
     rows: list[MeterRow] = []
-    for meter in plant.energy.meters:
+    for meter in config.meters:
         meter_path, meter_asset = plant.asset(meter.asset)
         machine_path, machine_asset = plant.asset(meter_asset.meters) if meter_asset.meters else (meter_path,
                                                                                                   meter_asset)
@@ -122,12 +125,12 @@ class InfluxReportSource:
     def __init__(self, settings: Settings, plant: Plant) -> None:
         self.settings = settings
         self.plant = plant
-        self.energy: EnergyConfig | None = plant.energy
+        self.energy: EnergyConfig | None = energy_config(plant)
         # Rows carry the machine id, so the report looks meter settings (roll-over, gaps) up by machine.
         self.meters: Mapping[str, MeterConfig] = {}
-        if plant.energy is not None:
+        if self.energy is not None:
             by_machine = {}
-            for m in plant.energy.meters:
+            for m in self.energy.meters:
                 _, asset = plant.asset(m.asset)
                 by_machine[asset.meters or m.asset] = m
             self.meters = by_machine
@@ -139,7 +142,7 @@ class InfluxReportSource:
         """Rows with start <= ts <= end (runs the queries to completion)."""
 
         async def run() -> list[MeterRow]:
-            async with services.influx_client(self.settings) as db:
+            async with influx_client(self.settings) as db:
                 return await fetch_rows(db, self.plant, start, end)
 
         return asyncio.run(run())
@@ -158,4 +161,4 @@ def plant_source() -> ReportSource:
 
 def plant_energy_config() -> EnergyConfig | None:
     """`config_factory` for the twin CLI: the `energy:` section of TWIN_PLANT_FILE."""
-    return load_plant(Settings().plant_file).energy
+    return energy_config(load_plant(Settings().plant_file))

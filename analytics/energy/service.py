@@ -57,10 +57,12 @@ from analytics.energy.carbon import FactorTable
 from analytics.energy.config import EXAMPLE_TARIFF_PATH, BaselineConfig, EnergyConfig, MeterConfig, load_tariff
 from analytics.energy.environment import EnvironmentMonitor
 from analytics.energy.kpis import AirLeakDetector, Finding
+from analytics.energy.plugin import energy_config
 from analytics.energy.rollups import AssetRef, Pricing, RollupRecord
 from analytics.energy.stream import AssetEnergyTracker
 from analytics.runtime import Output
 from analytics.spc.config import CharacteristicSpc
+from analytics.spc.plugin import characteristic
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import to_line
 from twin.plant import Plant
@@ -169,7 +171,7 @@ class EnergyAnalytic:
     name = "energy"
 
     def __init__(self, plant: Plant, *, factors: FactorTable | None = None, live: bool = True) -> None:
-        config = plant.energy
+        config = energy_config(plant)
         if config is None:
             raise ValueError("the plant has no energy: section")
         self.config: EnergyConfig = config
@@ -198,8 +200,8 @@ class EnergyAnalytic:
             machine_path, machine_asset = paths[meter_asset.meters] if meter_asset.meters else paths[m.asset]
             gauges = [
                 _Gauge(p, machine_path.asset,
-                       {n: s.spc for n, s in a.signals.items() if s.spc is not None
-                        and (s.spc.lsl is not None or s.spc.usl is not None or s.spc.products)},
+                       {n: c for n, s in a.signals.items() if (c := characteristic(s)) is not None
+                        and (c.lsl is not None or c.usl is not None or c.products)},
                        a.product_signal)
                 for p, a in paths.values() if a.measures == machine_path.asset]
             ref = AssetRef(asset=machine_path.asset, line=machine_path.line, area=machine_path.area,
@@ -406,6 +408,7 @@ def build_energy(plant: Plant, **options: Any) -> EnergyAnalytic | None:
 
     Options go to `EnergyAnalytic` (`factors`: a FactorTable; `live`: rewrite open periods).
     """
-    if plant.energy is None or not (plant.energy.meters or plant.energy.environment):
+    config = energy_config(plant)
+    if config is None or not (config.meters or config.environment):
         return None
     return EnergyAnalytic(plant, **options)

@@ -43,6 +43,7 @@ from analytics.pdm.evaluate import (
     signal_names,
 )
 from analytics.pdm.models import DEFAULT_METHOD, METHODS, Method, fit_baseline
+from analytics.pdm.plugin import pdm_config
 from analytics.pdm.store import ModelRegistry, save_model
 
 console = Console()
@@ -329,7 +330,7 @@ def train_history(asset_id: str, start: str, end: str, plant_path: Path | None, 
     import asyncio
 
     from analytics.pdm.history import train_from_history
-    from twin import services
+    from twin.connect import influx_client
     from twin.errors import TwinError
 
     settings, plant = _settings_and_plant(plant_path)
@@ -340,13 +341,14 @@ def train_history(asset_id: str, start: str, end: str, plant_path: Path | None, 
         path, asset = plant.asset(asset_id)
     except KeyError:
         raise click.BadParameter(f"no asset {asset_id!r} in the plant file", param_hint="--asset") from None
-    if asset.pdm is None:
+    config = pdm_config(asset)
+    if config is None:
         raise click.BadParameter(f"asset {asset_id!r} has no pdm: section in the plant file", param_hint="--asset")
     out_dir = models_dir or Path(settings.state_dir) / "models"
 
     async def main() -> Any:
-        async with services.influx_client(settings) as db:
-            return await train_from_history(db, path, asset.pdm, t0, t1, out_dir, trim=trim or None)
+        async with influx_client(settings) as db:
+            return await train_from_history(db, path, config, t0, t1, out_dir, trim=trim or None)
 
     try:
         trained = asyncio.run(main())
@@ -365,7 +367,7 @@ def train_history(asset_id: str, start: str, end: str, plant_path: Path | None, 
 def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> None:
     """Run the PdM streaming service on its own: telemetry → health points and maintenance alerts."""
     from analytics.pdm.service import build_pdm
-    from twin import services
+    from analytics.runtime import run_analytics
     from twin.clirun import run_service
     from twin.errors import TwinError
 
@@ -377,7 +379,7 @@ def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> 
     if analytic is None:
         raise click.ClickException("no asset in the plant file has a pdm: section")
     console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
-    run_service(services.run_analytics(settings, [analytic], instance=instance))
+    run_service(run_analytics(settings, [analytic], instance=instance))
 
 
 @pdm.command("evaluate-sim")

@@ -36,6 +36,7 @@ from analytics.pdm.errors import DataError, PdmError
 from analytics.pdm.features import FeatureVector, FeatureWindow
 from analytics.pdm.hysteresis import NORMAL
 from analytics.pdm.models import BaselineModel, fit_baseline
+from analytics.pdm.plugin import pdm_config
 from analytics.pdm.scorer import AssetScorer, HealthResult
 from analytics.pdm.store import ModelRegistry, save_model
 from analytics.runtime import Output
@@ -354,7 +355,7 @@ def pdm_assets(plant: Plant) -> dict[AssetPath, PdmAssetConfig]:
     """The assets of a plant with a `pdm:` section; ConfigError when a running_signal is not theirs."""
     out: dict[AssetPath, PdmAssetConfig] = {}
     for path, asset in plant.assets():
-        cfg = asset.pdm
+        cfg = pdm_config(asset)
         if cfg is None:
             continue
         for what, name in (("running_signal", cfg.running_signal), ("regime_signal", cfg.regime_signal)):

@@ -44,6 +44,7 @@ from typing import Any
 
 from analytics.pdm.config import PdmAssetConfig
 from analytics.pdm.hysteresis import NORMAL
+from analytics.pdm.plugin import pdm_config
 from analytics.pdm.scorer import HealthResult
 from analytics.pdm.service import PdmAnalytic
 from twin.plant import Plant
@@ -201,8 +202,9 @@ def monitored_assets(plant: Plant, *, defaults: bool = True, window_s: float = 6
     """Assets with a `pdm:` section, plus (with `defaults`) every CNC without one, on the default config."""
     out: dict[AssetPath, PdmAssetConfig] = {}
     for path, asset in plant.assets():
-        if asset.pdm is not None:
-            out[path] = asset.pdm
+        config = pdm_config(asset)
+        if config is not None:
+            out[path] = config
         elif defaults and asset.type == "cnc":
             cfg = default_cnc_config(set(asset.signals), window_s=window_s, hop_s=hop_s,
                                      baseline_windows=baseline_windows)

@@ -285,8 +285,8 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are). Stops
     cleanly on Ctrl-C or SIGTERM.
     """
+    from analytics.runtime import run_analytics
     from analytics.spc.service import build_spc
-    from twin import services
     from twin.clirun import load_plant_file, load_settings, run_service
 
     settings = load_settings()
@@ -295,6 +295,6 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
     Console().print(f"spc running on {', '.join(analytic.characteristics)}")
-    run_service(services.run_analytics(settings, [analytic], instance=instance))
+    run_service(run_analytics(settings, [analytic], instance=instance))
     Console(stderr=True).print(f"[dim]spc stopped; skipped {analytic.skipped}, "
                                f"duplicates ignored {analytic.duplicates}[/]")

@@ -36,6 +36,7 @@ from analytics.spc.charts import CHART_RULES
 from analytics.spc.config import CharacteristicSpc
 from analytics.spc.errors import SpcError
 from analytics.spc.evaluator import SpcEvaluator
+from analytics.spc.plugin import characteristic
 from analytics.spc.points import ChartPoint, Violation
 from analytics.spc.rules import RULE_DESCRIPTIONS
 from twin.events import AlertEvent, EventState, Severity
@@ -110,8 +111,9 @@ class SpcAnalytic:
         self._serial: dict[str, tuple[datetime, str]] = {}
         for path, asset in plant.assets():
             for name, signal in asset.signals.items():
-                if signal.spc is not None:
-                    char = _Characteristic(path, name, signal.spc, machine=asset.measures)
+                spc = characteristic(signal)
+                if spc is not None:
+                    char = _Characteristic(path, name, spc, machine=asset.measures)
                     self._chars[(str(path), name)] = char
                     self._by_asset.setdefault(str(path), []).append(char)
             if asset.product_signal is not None and str(path) in self._by_asset:

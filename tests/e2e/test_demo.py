@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
+from app.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from tests.helpers import EXAMPLE_PLANT
-from twin.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from twin.plant import load_plant
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def _twin(args: list[str], env: dict[str, str], timeout_s: float = 90) -> subpro
     """Run `twin ARGS` as a user would; if it hangs, fail with its Python stacks (faulthandler on SIGABRT)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
     base["TWIN_API_PORT"] = str(free_port())
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "twin.cli", *args]
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "app.cli", *args]
     with subprocess.Popen(cmd, env={**base, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           cwd=Path(__file__).resolve().parents[2]) as proc:
         try:

@@ -20,13 +20,14 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from analytics.alerts.config import parse_config
-from analytics.alerts.service import AlertService, ApiOptions
+from analytics.alerts.service import AlertService
 from api.auth import parse_tokens
+from api.server import ApiOptions, ApiServer
+from app.localservers import free_port
 from tests.helpers import eventually, running
 from twin import topics
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import InfluxDB
-from twin.localservers import free_port
 from twin.mqtt import MqttClient
 from twin.readings import Reading, encode
 from twin.settings import MqttEndpoint
@@ -128,7 +129,7 @@ async def send(client: MqttClient, *events: AlertEvent) -> None:
 
 def service(cfg: Any, db: Path, mqtt: MqttEndpoint, api_port: int, influx: InfluxDB | None = None) -> AlertService:
     return AlertService(cfg, db_path=db, mqtt_endpoint=mqtt, influx=influx, tick_s=0.05,
-                        api=ApiOptions(tokens=parse_tokens(TOKENS), port=api_port))
+                        companions=[ApiServer(ApiOptions(tokens=parse_tokens(TOKENS), port=api_port))])
 
 
 def auth(token: str) -> dict[str, str]:

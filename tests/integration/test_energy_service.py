@@ -14,12 +14,12 @@ from analytics.energy.cli import build_energy_group
 from analytics.energy.influx_source import influx_source
 from analytics.energy.service import build_energy
 from analytics.runtime import AnalyticRunner
+from app.localservers import LocalInfluxDB
 from ingest.schema import telemetry_lines
 from tests.helpers import eventually, example_plant, running
 from twin import topics
 from twin.events import AlertEvent, EventState
 from twin.influx import InfluxDB
-from twin.localservers import LocalInfluxDB
 from twin.mqtt import MqttClient
 from twin.plant import Plant
 from twin.readings import Reading, encode

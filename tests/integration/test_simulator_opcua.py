@@ -15,12 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from app.localservers import free_port
 from simulators.cli import simulate
 from simulators.plant_sim import PlantSimulator
 from simulators.scenario import DEFAULT_PLANT, REPO_ROOT
 from simulators.units import unit_id
 from tests.helpers import running
-from twin.localservers import free_port
 from twin.mqtt import MqttClient
 from twin.plant import Plant, parse_plant
 from twin.settings import MqttEndpoint

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.energy import DataError, cooling_degree_days, fit_baseline, heating_degree_days
+from analytics.energy.baseline import cooling_degree_days, fit_baseline, heating_degree_days
+from analytics.energy.errors import DataError
 
 
 def test_exact_linear_baseline_is_recovered_and_deviation_computed() -> None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.energy import ConfigError, EmissionFactor, FactorTable, GreenSupply, fuel_co2_kg, scope2
+from analytics.energy.carbon import EmissionFactor, FactorTable, GreenSupply, fuel_co2_kg, scope2
+from analytics.energy.errors import ConfigError
 
 # Every published value the table must carry: id → (value, unit, data year).
 PUBLISHED = {

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from analytics.energy import ConfigError, EnergyConfig, FactorTable, GreenContractConfig, MeterConfig, Period
-from analytics.energy.config import load_energy_config
+from analytics.energy.carbon import FactorTable
+from analytics.energy.config import EnergyConfig, GreenContractConfig, MeterConfig, load_energy_config
+from analytics.energy.errors import ConfigError
+from analytics.energy.tariffs import Period
 
 CONFIG = """
 timezone: Asia/Shanghai

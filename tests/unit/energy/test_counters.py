@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.energy import (
-    CounterIntegrator,
-    CounterSettings,
-    DataError,
-    IntervalKind,
-    energy_from_counter,
-    energy_from_power,
-)
+from analytics.energy.counters import CounterIntegrator, CounterSettings, energy_from_counter, energy_from_power
+from analytics.energy.errors import DataError
+from analytics.energy.intervals import IntervalKind
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 REGISTER = CounterSettings(counter_max_kwh=999999.9, resolution_kwh=0.1, max_interval_s=900.0)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from analytics.energy import (
+from analytics.energy.intervals import EnergyInterval
+from analytics.energy.kpis import (
+    UNASSIGNED,
     AirLeakDetector,
-    EnergyInterval,
     IdleWasteDetector,
     Span,
     allocate,
     idle_energy_kwh,
     kwh_per_good_part,
 )
-from analytics.energy.kpis import UNASSIGNED
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 

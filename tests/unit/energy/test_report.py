@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from analytics.energy import MeterRow, build_report, load_tariff, read_csv
 from analytics.energy.cli import build_energy_group, energy
-from analytics.energy.config import EXAMPLE_TARIFF_PATH
+from analytics.energy.config import EXAMPLE_TARIFF_PATH, load_tariff
 from analytics.energy.counters import CounterSettings
-from analytics.energy.report import to_csv
+from analytics.energy.report import MeterRow, build_report, read_csv, to_csv
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 3, 2, tzinfo=SH)
@@ -169,7 +168,7 @@ def test_csv_output_has_one_line_per_group_and_total() -> None:
 @pytest.mark.parametrize("bad", ["timestamp,asset\n2026-03-02T00:00:00+08:00,a\n",
                                  "timestamp,asset,energy_kwh\nnot-a-time,a,1.0\n"])
 def test_bad_csv_is_a_data_error(tmp_path: Path, bad: str) -> None:
-    from analytics.energy import DataError
+    from analytics.energy.errors import DataError
 
     (tmp_path / "bad.csv").write_text(bad, encoding="utf-8")
     with pytest.raises(DataError):

@@ -5,16 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from analytics.energy import (
-    AssetRef,
-    EnergyInterval,
-    IntervalKind,
-    LabeledInterval,
-    Pricing,
-    RollupAccumulator,
-    flat_tariff,
-    rollup,
-)
+from analytics.energy.intervals import EnergyInterval, IntervalKind
+from analytics.energy.rollups import AssetRef, LabeledInterval, Pricing, RollupAccumulator, rollup
+from analytics.energy.tariffs import flat_tariff
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 REF = AssetRef(asset="cnc-01", line="L1", area="machining", site="plant-a", product="P-100")

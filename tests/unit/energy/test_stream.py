@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from analytics.energy import AssetEnergyTracker, AssetRef, CounterSettings, Pricing, flat_tariff
+from analytics.energy.counters import CounterSettings
+from analytics.energy.rollups import AssetRef, Pricing
+from analytics.energy.stream import AssetEnergyTracker
+from analytics.energy.tariffs import flat_tariff
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 REF = AssetRef(asset="cnc-01", line="L1", area="machining", site="plant-a")

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.energy import ConfigError, EnergyInterval, Period, Tariff, flat_tariff, load_tariff
-from analytics.energy.config import EXAMPLE_TARIFF_PATH
-from analytics.energy.tariffs import window
+from analytics.energy.config import EXAMPLE_TARIFF_PATH, load_tariff
+from analytics.energy.errors import ConfigError
+from analytics.energy.intervals import EnergyInterval
+from analytics.energy.tariffs import Period, Tariff, flat_tariff, window
 
 SH = ZoneInfo("Asia/Shanghai")
 PRICE = {"critical_peak": Decimal("1.32"), "peak": Decimal("1.10"), "flat": Decimal("0.65"),

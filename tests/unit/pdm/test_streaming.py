@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.pdm import AssetScorer, FeatureSpec, FeatureWindow, ModelRegistry, fit_baseline, save_model
+from analytics.pdm.features import FeatureSpec, FeatureWindow
+from analytics.pdm.models import fit_baseline
+from analytics.pdm.scorer import AssetScorer
+from analytics.pdm.store import ModelRegistry, save_model
 
 SPEC = FeatureSpec(vibration=("vib",), trend=("bpfo",), temperature=("temp",), ambient="ambient",
                    current="current", load="load")

@@ -19,9 +19,10 @@ from asyncua import Client, ua
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif
 
-from edge_agent.sources.base import Emit
+from edge_agent.sources.base import Emit, Source, SourceContext
+from edge_agent.sources.opcua.config import OpcUaBinding, OpcUaConnection
 from twin.backoff import Backoff
-from twin.plant import BoundSignal, OpcUaConnection
+from twin.plant import BoundSignal
 from twin.readings import Quality, Reading
 from twin.stats import Stats
 
@@ -39,6 +40,21 @@ def quality_of(status: ua.StatusCode) -> Quality:
     if status.is_uncertain():
         return Quality.UNCERTAIN
     return Quality.BAD
+
+
+def _binding(sig: BoundSignal) -> OpcUaBinding:
+    binding: OpcUaBinding = sig.spec.section("opcua")
+    return binding
+
+
+def build_sources(context: SourceContext) -> list[Source]:
+    """One source per OPC UA connection that signals bind to."""
+    by_connection: dict[str, list[BoundSignal]] = {}
+    for sig in context.signals:
+        by_connection.setdefault(_binding(sig).connection, []).append(sig)
+    connections = context.plant.connections_of("opcua")
+    return [OpcUaSource(name=name, connection=connections[name], signals=sigs, stats=context.stats)
+            for name, sigs in by_connection.items()]
 
 
 class OpcUaSource:
@@ -75,8 +91,7 @@ class OpcUaSource:
             sub = await client.create_subscription(self.connection.publishing_interval_ms, handler)
             nodes: list[Node] = []
             for sig in self.signals:
-                assert sig.spec.opcua is not None
-                node = client.get_node(sig.spec.opcua.node)
+                node = client.get_node(_binding(sig).node)
                 self._by_node[node.nodeid.to_string()] = sig
                 nodes.append(node)
             results = await sub.subscribe_data_change(nodes, queuesize=QUEUE_SIZE)
@@ -84,7 +99,7 @@ class OpcUaSource:
                 if isinstance(result, ua.StatusCode):
                     # The node is missing or unreadable: say which, keep the rest running.
                     log.error("OPC UA %s: cannot subscribe %s/%s at %s: %s", self.name, sig.asset, sig.name,
-                              sig.spec.opcua.node if sig.spec.opcua else "?", result.name)
+                              _binding(sig).node, result.name)
                     self._stats.count("opcua.subscribe_errors")
             self.ready.set()
             self._backoff.reset()

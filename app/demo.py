@@ -34,14 +34,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from analytics.runtime import AnalyticRunner
+from analytics.alerts.plugin import alerts_config
+from analytics.runtime import AnalyticRunner, analytic_runner
 from api.auth import ApiSettings, Role
+from app import services
+from app.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from edge_agent.queue import DiskQueue
 from simulators.plant_sim import PlantSimulator
-from twin import services
+from twin.connect import ensure_database, influx_client, mqtt_client
 from twin.errors import TwinError
 from twin.influx import InfluxDB
-from twin.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from twin.plant import Plant
 from twin.settings import Settings
 from twin.stats import Stats
@@ -81,7 +83,7 @@ async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, co
             influxd = stack.enter_context(LocalInfluxDB(state / "influxdb", free_port()))
             settings = settings.model_copy(update={"influx_url": influxd.url})
             console.print(f"[dim]started local InfluxDB on {influxd.url} (data in {state / 'influxdb'})[/]")
-        for conn_name, conn in plant.connections.opcua.items():
+        for conn_name, conn in plant.connections_of("opcua").items():
             parts = urlsplit(conn.endpoint)
             if services.port_in_use(parts.hostname or "127.0.0.1", parts.port or 4840):
                 raise TwinError(f"cannot start the OPC UA simulator for connection {conn_name!r}: "
@@ -90,9 +92,9 @@ async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, co
         if services.port_in_use(api.host, api.port):
             raise TwinError(f"cannot start the API on {api.host}:{api.port}: the port is in use; "
                             f"set TWIN_API_PORT to a free port")
-        async with services.influx_client(settings) as db:
+        async with influx_client(settings) as db:
             await db.ping()
-            await services.ensure_database(db)
+            await ensure_database(db)
             await _run_services(settings, plant, db, api, options, console)
             return await _summary(plant, db)
 
@@ -113,16 +115,17 @@ def _api_settings(state: Path) -> ApiSettings:
 
 async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, api: ApiSettings, options: DemoOptions,
                         console: Console) -> None:
-    from analytics.alerts.cli import build_service
     from analytics.catalog import build_analytics
+    from api.cli import build_service
 
     edge = services.edge_agent(settings, plant)
     ingest = services.ingest_worker(settings, db)
-    alerts = build_service(plant.alerts, settings, api, db_path=settings.state_dir / "demo" / "alerts.db", influx=db)
-    runners = [services.analytic_runner(settings, a, db) for a in build_analytics(plant, settings)]
+    alerts = build_service(alerts_config(plant), settings, api, db_path=settings.state_dir / "demo" / "alerts.db",
+                           influx=db)
+    runners = [analytic_runner(settings, a, db) for a in build_analytics(plant, settings)]
     start = datetime.now(UTC) - timedelta(seconds=options.backfill_s) if options.backfill_s > 0 else None
     speed = options.speed if start is not None else 1.0
-    async with services.mqtt_client(settings, "twin-demo-devices") as devices, \
+    async with mqtt_client(settings, "twin-demo-devices") as devices, \
             PlantSimulator(plant, mqtt=devices, tick_s=1.0, speed=speed, start=start, catch_up=True) as sim:
         console.print(f"[green]factory-twin demo running[/]: {len(list(plant.signals()))} signals, "
                       f"database {settings.influx_db!r} at {settings.influx_url}. Ctrl-C stops.")

@@ -20,7 +20,9 @@ from typing import Any
 from jsonpath_ng import JSONPath
 from jsonpath_ng import parse as parse_jsonpath
 
-from edge_agent.sources.base import Emit
+from edge_agent.sources.base import Emit, Source, SourceContext
+from edge_agent.sources.mqtt.config import MqttBinding
+from twin import topics
 from twin.deadletter import DeadLetter
 from twin.errors import PayloadError
 from twin.mqtt import Message, MqttClient
@@ -29,6 +31,13 @@ from twin.readings import Reading, parse_ts
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
+
+
+def build_sources(context: SourceContext) -> list[Source]:
+    """One source for every MQTT-bound signal, reading through the agent's own broker connection."""
+    dead = DeadLetter(context.client, topics.deadletter(f"edge.{context.agent_id}"))
+    return [MqttDeviceSource(name="mqtt-devices", client=context.client, signals=context.signals,
+                             stats=context.stats, dead_letter=dead)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +59,7 @@ class MqttDeviceSource:
         self._dead_letter = dead_letter
         self._bindings: dict[str, list[_Binding]] = defaultdict(list)
         for sig in signals:
-            b = sig.spec.mqtt
-            assert b is not None
+            b: MqttBinding = sig.spec.section("mqtt")
             ts_path = parse_jsonpath(b.timestamp_path) if b.timestamp_path else None
             self._bindings[b.topic].append(_Binding(sig, parse_jsonpath(b.path), ts_path))
 

@@ -1,4 +1,4 @@
-"""Command line for alerts: `list`, `ack`, `resolve` (over the HTTP API) and `serve` (manager + API).
+"""`twin alerts`: `list`, `ack`, `resolve` (clients of the HTTP API) and `serve` (the alert manager with the API).
 
 `list/ack/resolve` talk to the running service's HTTP API with a token, not to the
 SQLite file: the service holds the live state (open alerts, escalation timers) in
@@ -26,11 +26,13 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.alerts.config import AlertsConfig, load_config
-from analytics.alerts.service import AlertService, ApiOptions
+from analytics.alerts.service import AlertService
 from api.auth import ApiSettings
+from api.server import ApiOptions, ApiServer
+from twin.connect import influx_client, mqtt_credentials, mqtt_endpoint
 from twin.errors import TwinError
 from twin.influx import InfluxDB
-from twin.settings import DEFAULT_MQTT_URL, Settings, parse_mqtt_url
+from twin.settings import Settings
 
 console = Console()
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -116,14 +118,10 @@ def resolve_cmd(alert_id: int, comment: str | None, url: str | None, token: str 
 def build_service(config: AlertsConfig, settings: Settings, api: ApiSettings, *, db_path: Path | None = None,
                   influx: InfluxDB | None = None, with_api: bool = True) -> AlertService:
     """An AlertService from the runtime settings (what `serve` and `twin demo` use)."""
-    options = ApiOptions(tokens=api.parsed_tokens(), host=api.host, port=api.port) if with_api else None
-    return AlertService(
-        config, db_path=db_path or settings.state_dir / "alerts.db",
-        mqtt_endpoint=parse_mqtt_url(settings.mqtt_url or DEFAULT_MQTT_URL),
-        mqtt_username=settings.mqtt_username,
-        mqtt_password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-        influx=influx, api=options,
-    )
+    companions = [ApiServer(ApiOptions(tokens=api.parsed_tokens(), host=api.host, port=api.port))] if with_api else []
+    return AlertService(config, db_path=db_path or settings.state_dir / "alerts.db",
+                        mqtt_endpoint=mqtt_endpoint(settings), **mqtt_credentials(settings),
+                        influx=influx, companions=companions)
 
 
 async def serve_async(config: AlertsConfig, *, settings: Settings | None = None, api: ApiSettings | None = None,
@@ -132,10 +130,7 @@ async def serve_async(config: AlertsConfig, *, settings: Settings | None = None,
     settings = settings or Settings()
     api = api or ApiSettings()
     if settings.influx_url:
-        async with InfluxDB(url=settings.influx_url, database=settings.influx_db,
-                            username=settings.influx_username,
-                            password=settings.influx_password.get_secret_value() if settings.influx_password else None,
-                            token=settings.influx_token.get_secret_value() if settings.influx_token else None) as db:
+        async with influx_client(settings) as db:
             await build_service(config, settings, api, db_path=db_path, influx=db).run()
     else:
         await build_service(config, settings, api, db_path=db_path).run()

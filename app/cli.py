@@ -1,4 +1,4 @@
-"""The `twin` command: one entry point for every service and tool.
+"""The `twin` command: one entry point for every service and tool (the composition root's front door).
 
     twin demo        everything in one process, on local servers it starts itself
     twin simulate    the simulated plant (OPC UA servers + MQTT devices), with fault scenarios
@@ -29,6 +29,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from twin.clirun import load_plant_file, load_settings, run_service
+from twin.connect import ensure_database, influx_client
+from twin.plugins import registry
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,7 +71,8 @@ class LazyGroup(click.Group):
         module, _, attr = self.lazy[cmd_name].partition(":")
         obj = getattr(importlib.import_module(module), attr)
         command = obj if isinstance(obj, click.Command) else obj()
-        assert isinstance(command, click.Command), f"{self.lazy[cmd_name]} is not a click command"
+        if not isinstance(command, click.Command):
+            raise click.ClickException(f"{self.lazy[cmd_name]} is not a click command")
         return command
 
 
@@ -77,8 +80,8 @@ LAZY_COMMANDS = {
     "simulate": "simulators.cli:simulate",
     "spc": "analytics.spc.cli:spc",
     "pdm": "analytics.pdm.cli:pdm",
-    "energy": "twin.cli:energy_group",
-    "alerts": "analytics.alerts.cli:alerts",
+    "energy": "app.cli:energy_group",
+    "alerts": "api.cli:alerts",
     "dashboards": "dashboards.cli:dashboards",
 }
 
@@ -116,7 +119,7 @@ def demo(plant_path: Path | None, duration: float | None, backfill: float, speed
     wall clock, so control charts, health and energy have a history within minutes; from
     then on it runs in real time. Ctrl-C stops cleanly.
     """
-    from twin.demo import DemoOptions, run_demo
+    from app.demo import DemoOptions, run_demo
 
     settings = load_settings()
     plant = load_plant_file(plant_path, settings)
@@ -143,7 +146,7 @@ def edge(plant_path: Path | None, agent_id: str) -> None:
     Readings are queued on disk ($TWIN_STATE_DIR/AGENT.queue.sqlite) until the broker
     acknowledges them, so nothing is lost while the broker is away.
     """
-    from twin import services
+    from app import services
 
     settings = load_settings()
     agent = services.edge_agent(settings, load_plant_file(plant_path, settings), agent_id=agent_id)
@@ -155,13 +158,13 @@ def edge(plant_path: Path | None, agent_id: str) -> None:
               help="Unique name of this worker; workers share the stream (MQTT shared subscription).")
 def ingest(worker_id: str) -> None:
     """Run ingest: MQTT telemetry → InfluxDB, acknowledging only what the database accepted."""
-    from twin import services
+    from app import services
 
     settings = load_settings()
 
     async def main() -> None:
-        async with services.influx_client(settings) as db:
-            await services.ensure_database(db)
+        async with influx_client(settings) as db:
+            await ensure_database(db)
             await services.ingest_worker(settings, db, worker_id=worker_id).run()
 
     run_service(main())
@@ -178,7 +181,7 @@ def analytics_cmd(plant_path: Path | None, instance: str) -> None:
     InfluxDB and publishes alert events; `twin alerts serve` turns those into alerts.
     """
     from analytics.catalog import build_analytics
-    from twin import services
+    from analytics.runtime import run_analytics
 
     settings = load_settings()
     model = load_plant_file(plant_path, settings)
@@ -187,7 +190,7 @@ def analytics_cmd(plant_path: Path | None, instance: str) -> None:
         raise click.ClickException("the plant file configures no analytics (spc:, pdm: or energy: sections)")
 
     console.print(f"analytics running: {', '.join(a.name for a in built)}")
-    run_service(services.run_analytics(settings, built, instance=instance))
+    run_service(run_analytics(settings, built, instance=instance))
 
 
 @cli.group()
@@ -204,9 +207,9 @@ def plant_check(path: Path | None) -> None:
     table = Table(title=f"{path or settings.plant_file}: site {model.site}")
     for col in ("asset", "type", "signal", "unit", "source"):
         table.add_column(col)
+    sources = registry().sources
     for sig in model.signals():
-        src = (f"opcua {sig.spec.opcua.connection} {sig.spec.opcua.node}" if sig.spec.opcua
-               else f"mqtt {sig.spec.mqtt.topic} {sig.spec.mqtt.path}" if sig.spec.mqtt else "")
+        src = sources[sig.spec.source].describe(sig.spec.binding)
         table.add_row(f"{sig.asset.area}/{sig.asset.line}/{sig.asset.asset}", sig.asset_type, sig.name,
                       sig.spec.unit, src)
     console.print(table)
