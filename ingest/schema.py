@@ -15,14 +15,14 @@ counters, and each edge agent's status (queue depth, drops, online).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from twin.errors import PayloadError
 from twin.influx import FieldValue, to_line, to_ns
 from twin.mqtt import Message
-from twin.readings import Reading, parse_ts
+from twin.readings import MAX_LABEL_BYTES, Reading, check_number, check_text, check_ts, load_object
 
 MEASUREMENT = "telemetry"
 PIPELINE = "pipeline"
@@ -106,19 +106,24 @@ def pipeline_line(component: str, instance: str, ts: datetime, fields: Mapping[s
 
 
 def edge_status_line(message: Message) -> str:
-    """An edge agent's retained status message → a `pipeline` point."""
-    try:
-        body = json.loads(message.payload)
-        agent = str(body["agent"])
-        ts = parse_ts(body["ts"]) if "ts" in body else datetime.now().astimezone()
-        state = str(body["state"])
-        fields: dict[str, FieldValue | None] = {
-            "state": state,
-            "online": 1.0 if state == "online" else 0.0,
-            "queue_depth": float(body["queue_depth"]) if "queue_depth" in body else None,
-            "dropped_total": float(body["dropped"]) if "dropped" in body else None,
-            "published_total": float(body["published"]) if "published" in body else None,
-        }
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PayloadError(f"invalid edge status: {type(exc).__name__}: {exc}") from None
+    """An edge agent's retained status message → a `pipeline` point; PayloadError for anything else."""
+    body = load_object(message.payload, "edge status")
+    if "agent" not in body or "state" not in body:
+        raise PayloadError("invalid edge status: it needs 'agent' and 'state'")
+    agent = check_text("edge status agent", body["agent"], MAX_LABEL_BYTES)
+    state = check_text("edge status state", body["state"], MAX_LABEL_BYTES)
+    raw_ts = body.get("ts")
+    ts = datetime.now().astimezone() if raw_ts is None else check_ts("edge status ts", raw_ts)
+    fields: dict[str, FieldValue | None] = {
+        "state": state,
+        "online": 1.0 if state == "online" else 0.0,
+        "queue_depth": _count(body, "queue_depth"),
+        "dropped_total": _count(body, "dropped"),
+        "published_total": _count(body, "published"),
+    }
     return pipeline_line("edge", agent, ts, fields)
+
+
+def _count(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    return None if value is None else check_number(f"edge status {name}", value)

@@ -17,13 +17,26 @@ import enum
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from twin.errors import PayloadError
-from twin.readings import format_ts, parse_ts
+from twin.readings import (
+    MAX_KEY_BYTES,
+    MAX_LABEL_BYTES,
+    MAX_MESSAGE_BYTES,
+    check_asset,
+    check_details,
+    check_text,
+    check_ts,
+    check_version,
+    format_ts,
+    load_object,
+    show,
+)
 from twin.topics import AssetPath
 
 EVENT_VERSION = 1
+_E = TypeVar("_E", bound=enum.StrEnum)
 
 
 class Severity(enum.StrEnum):
@@ -65,17 +78,31 @@ class AlertEvent:
 
     @classmethod
     def decode(cls, payload: bytes) -> AlertEvent:
-        """Parse an event; PayloadError says what is wrong."""
+        """Parse an event; PayloadError, and only PayloadError, says what is wrong."""
+        body = load_object(payload, "alert event")
+        check_version(body, EVENT_VERSION, "alert event")
+        for name in ("asset", "source", "kind", "severity", "state", "key", "message", "ts"):
+            if name not in body:
+                raise PayloadError(f"invalid alert event: missing {name!r}")
+        details = body.get("details")
+        return cls(
+            asset=check_asset("alert event asset", body["asset"], plant=False),
+            source=check_text("alert event source", body["source"], MAX_LABEL_BYTES),
+            kind=check_text("alert event kind", body["kind"], MAX_LABEL_BYTES),
+            severity=_member(Severity, "severity", body["severity"]),
+            state=_member(EventState, "state", body["state"]),
+            key=check_text("alert event key", body["key"], MAX_KEY_BYTES),
+            message=check_text("alert event message", body["message"], MAX_MESSAGE_BYTES, empty=True),
+            ts=check_ts("alert event ts", body["ts"]),
+            details={} if details is None else check_details("alert event details", details),
+        )
+
+
+def _member(enum_type: type[_E], name: str, value: object) -> _E:
+    if isinstance(value, str):
         try:
-            body = json.loads(payload)
-            if body.get("v") != EVENT_VERSION:
-                raise PayloadError(f"unsupported alert event version {body.get('v')!r}")
-            return cls(
-                asset=AssetPath.parse(body["asset"]), source=str(body["source"]), kind=str(body["kind"]),
-                severity=Severity(body["severity"]), state=EventState(body["state"]), key=str(body["key"]),
-                message=str(body["message"]), ts=parse_ts(body["ts"]), details=dict(body.get("details") or {}),
-            )
-        except PayloadError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise PayloadError(f"invalid alert event: {type(exc).__name__}: {exc}") from None
+            return enum_type(value)
+        except ValueError:
+            pass
+    choices = ", ".join(m.value for m in enum_type)
+    raise PayloadError(f"invalid alert event: {name} must be one of {choices}, got {show(value)}")

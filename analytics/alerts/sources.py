@@ -13,20 +13,40 @@ same events, so every alert goes through one lifecycle:
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 
 from analytics.alerts.config import Connectivity, ThresholdRule
 from analytics.alerts.patterns import matches
+from twin.errors import PayloadError
 from twin.events import AlertEvent, EventState, Severity
-from twin.readings import Reading
+from twin.readings import MAX_EDGE_SOURCES, MAX_LABEL_BYTES, Reading, check_text, load_object, show
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
 
 SOURCE_THRESHOLD = "threshold"
 SOURCE_CONNECTIVITY = "connectivity"
+
+
+def _parse_status(agent: str, payload: bytes) -> tuple[str, dict[str, bool]]:
+    """The state and the sources (name → connected) of an edge status; PayloadError if unusable.
+
+    Everything is checked before the watcher changes state: the agent (a topic level)
+    and source names end up in alert keys and messages, and each source is its own
+    alert condition, so both are bounded.
+    """
+    check_text("edge agent id", agent, MAX_LABEL_BYTES)
+    body = load_object(payload, "edge status")
+    if "state" not in body:
+        raise PayloadError("edge status has no 'state'")
+    state = check_text("edge status state", body["state"], MAX_LABEL_BYTES)
+    raw = body.get("sources")
+    if not isinstance(raw, dict):
+        return state, {}  # an offline last will carries no sources
+    if len(raw) > MAX_EDGE_SOURCES:
+        raise PayloadError(f"edge status names {len(raw)} sources (at most {MAX_EDGE_SOURCES})")
+    return state, {check_text("edge status source", name, MAX_LABEL_BYTES): bool(up) for name, up in raw.items()}
 
 
 def edge_asset(agent_id: str) -> AssetPath:
@@ -98,10 +118,9 @@ class ConnectivityWatcher:
         if not self.config.edge_agents or not payload:
             return []  # an empty retained message only deletes the retained status
         try:
-            body = json.loads(payload)
-            state = str(body["state"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("alerts: unreadable status of edge agent %s: %r", agent, payload[:200])
+            state, sources = _parse_status(agent, payload)
+        except PayloadError as exc:
+            log.warning("alerts: unreadable status of edge agent %s: %s", show(agent), exc)
             return []
         asset = edge_asset(agent)
         first = agent not in self._status_seen
@@ -121,19 +140,17 @@ class ConnectivityWatcher:
             self._offline.discard(agent)
             out.append(self._event(asset, "edge_offline", EventState.CLEARED, f"edge:{agent}:offline",
                                    f"edge agent {agent} is online", now))
-        sources = body.get("sources") if isinstance(body, dict) else None
-        if isinstance(sources, dict):
-            for name, up in sources.items():
-                ident = (agent, str(name))
-                key = f"edge:{agent}:source:{name}"
-                if not up and ident not in self._down_sources:
-                    self._down_sources.add(ident)
-                    out.append(self._event(asset, "source_down", EventState.FIRING, key,
-                                           f"source {name} of edge agent {agent} is not connected", now))
-                elif up and ident in self._down_sources:
-                    self._down_sources.discard(ident)
-                    out.append(self._event(asset, "source_down", EventState.CLEARED, key,
-                                           f"source {name} of edge agent {agent} is connected again", now))
+        for name, up in sources.items():
+            ident = (agent, name)
+            key = f"edge:{agent}:source:{name}"
+            if not up and ident not in self._down_sources:
+                self._down_sources.add(ident)
+                out.append(self._event(asset, "source_down", EventState.FIRING, key,
+                                       f"source {name} of edge agent {agent} is not connected", now))
+            elif up and ident in self._down_sources:
+                self._down_sources.discard(ident)
+                out.append(self._event(asset, "source_down", EventState.CLEARED, key,
+                                       f"source {name} of edge agent {agent} is connected again", now))
         return out
 
     def on_telemetry(self, asset: AssetPath, now: datetime) -> list[AlertEvent]:
