@@ -1,9 +1,9 @@
 """The runtime every streaming analytic shares: telemetry in, points and alert events out.
 
 An analytic implements `Analytic.process(readings) -> Output` (pure, synchronous, no I/O)
-and this runner does the I/O around it: a shared MQTT subscription on telemetry (so N
-instances split the assets between them, DESIGN.md §8), decoding, writing the output's
-line-protocol points to InfluxDB and publishing its alert events. Messages are
+and this runner does the I/O around it with the one stream consumer (twin/consumer.py):
+a shared MQTT subscription on telemetry, decoding checked against the plant, writing the
+output's line-protocol points to InfluxDB and publishing its alert events. Messages are
 acknowledged only after their points are written, as in ingest.
 """
 
@@ -16,15 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from twin import topics
+from twin import decoders, topics
 from twin.backoff import Backoff
 from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_endpoint
-from twin.deadletter import DeadLetter
-from twin.errors import PayloadError
+from twin.consumer import Decoded, Item, StreamConsumer, Subscription
+from twin.deadletter import DeadLetters, DeadLetterStore, store_path
 from twin.events import AlertEvent
 from twin.influx import InfluxDB, InfluxError
-from twin.mqtt import MqttClient
-from twin.readings import Reading, decode
+from twin.mqtt import Message, MqttClient, MqttError
+from twin.plant import Plant
+from twin.readings import Reading
 from twin.settings import MqttEndpoint, Settings
 from twin.stats import Stats
 
@@ -59,52 +60,56 @@ class Analytic(Protocol):
 
 
 class AnalyticRunner:
-    """Runs one analytic on the telemetry stream; `run()` until cancelled."""
+    """Runs one analytic on the telemetry stream (a `twin.consumer.StreamConsumer`); `run()` until cancelled.
+
+    The analytic's `process` runs in a worker thread (`asyncio.to_thread`), so model loading
+    and heavy arithmetic never stall the event loop; it sees one batch at a time, in order.
+    Once a batch is processed its results are written and published with retries for as
+    long as the database or broker is away: processing again would count the same
+    readings twice, so only the I/O is repeated.
+    """
 
     def __init__(self, analytic: Analytic, *, mqtt_endpoint: MqttEndpoint, influx: InfluxDB,
+                 plant: Plant | None = None, deadletters: DeadLetterStore | None = None,
                  mqtt_username: str | None = None, mqtt_password: str | None = None,
                  instance: str = "1", site: str = "+") -> None:
         self.analytic = analytic
         self.influx = influx
         self.site = site
         self.stats = Stats(f"analytics.{analytic.name}")
-        self.ready = asyncio.Event()
         self.client = MqttClient(
             endpoint=mqtt_endpoint, client_id=f"twin-analytics-{analytic.name}-{instance}",
             username=mqtt_username, password=mqtt_password, persistent_session=True, manual_ack=True,
         )
-        self._dead = DeadLetter(self.client, topics.deadletter(f"analytics.{analytic.name}"))
+        service = f"analytics.{analytic.name}"
+        dead = DeadLetters(service=service, store=deadletters if deadletters is not None else DeadLetterStore(None),
+                           client=self.client, topic=topics.deadletter(service), stats=self.stats)
+        self._telemetry = decoders.telemetry(plant)
+        group = f"analytics-{analytic.name}"
+        self.consumer = StreamConsumer(
+            name=service, client=self.client, decoder=self._decode, sink=self, deadletters=dead, stats=self.stats,
+            subscriptions=[Subscription(topics.shared(group, topics.subscription("telemetry", site)))])
+        self.ready = self.consumer.ready
 
     async def run(self) -> None:
         """Consume telemetry, process, write, publish, acknowledge."""
         async with self.client:
-            group = f"analytics-{self.analytic.name}"
-            await self.client.subscribe(topics.shared(group, topics.subscription("telemetry", self.site)))
-            await self.client.wait_connected()
-            self.ready.set()
-            while True:
-                message = await self.client.messages.get()
-                batch = [message]
-                while not self.client.messages.empty() and len(batch) < 100:
-                    batch.append(self.client.messages.get_nowait())
-                readings: list[Reading] = []
-                for m in batch:
-                    try:
-                        asset, _ = topics.parse_asset_topic(m.topic)
-                        readings.extend(r for r in decode(m.payload, expected_asset=asset) if self.analytic.wants(r))
-                    except (PayloadError, ValueError) as exc:
-                        self.stats.count("deadletters")
-                        await self._dead.send(m, str(exc))
-                if readings:
-                    output = self.analytic.process(readings)
-                    await self._write(output.lines)
-                    for event in output.events:
-                        await self.client.publish(topics.asset_topic(event.asset, "alerts"), event.encode(),
-                                                  qos=1, timeout_s=30)
-                    self.stats.count("points", len(output.lines))
-                    self.stats.count("events", len(output.events))
-                for m in batch:
-                    self.client.ack(m)
+            await self.consumer.run()
+
+    def _decode(self, message: Message) -> Decoded[list[Reading]]:
+        decoded = self._telemetry(message)
+        wanted = [r for r in decoded.value or () if self.analytic.wants(r)]
+        return Decoded(wanted or None, decoded.rejected)
+
+    async def write(self, items: Sequence[Item[list[Reading]]]) -> None:
+        """Process a batch's readings, then write the points and publish the events (retrying until done)."""
+        readings = [r for item in items for r in item.value]
+        output = await asyncio.to_thread(self.analytic.process, readings)
+        await self._write(output.lines)
+        for event in output.events:
+            await self._publish(event)
+        self.stats.count("points", len(output.lines))
+        self.stats.count("events", len(output.events))
 
     async def _write(self, lines: list[str]) -> None:
         backoff = Backoff(base_s=0.5, cap_s=30)
@@ -118,27 +123,45 @@ class AnalyticRunner:
                     log.error("analytics %s: InfluxDB refused results: %s", self.analytic.name, exc)
                     self.stats.count("write_errors")
                     return
+                self.stats.count("write_retries")
                 await asyncio.sleep(backoff.next_delay())
 
+    async def _publish(self, event: AlertEvent) -> None:
+        backoff = Backoff(base_s=0.5, cap_s=30)
+        while True:
+            try:
+                await self.client.publish(topics.asset_topic(event.asset, "alerts"), event.encode(), qos=1,
+                                          timeout_s=30)
+                return
+            except MqttError as exc:
+                self.stats.count("publish_retries")
+                delay = backoff.next_delay()
+                log.warning("analytics %s: alert event not published (%s); retrying in %.1f s",
+                            self.analytic.name, exc, delay)
+                await asyncio.sleep(delay)
 
-def analytic_runner(settings: Settings, analytic: Analytic, db: InfluxDB, *, instance: str = "1") -> AnalyticRunner:
+
+def analytic_runner(settings: Settings, plant: Plant, analytic: Analytic, db: InfluxDB, *,
+                    deadletters: DeadLetterStore, instance: str = "1") -> AnalyticRunner:
     """A runner for one streaming analytic (SPC, PdM, energy) writing to `db`."""
-    return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db, **mqtt_credentials(settings),
-                          instance=instance)
+    return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db, plant=plant,
+                          deadletters=deadletters, **mqtt_credentials(settings), instance=instance)
 
 
-async def run_analytics(settings: Settings, analytics: Sequence[Analytic], *, instance: str = "1") -> None:
+async def run_analytics(settings: Settings, plant: Plant, analytics: Sequence[Analytic], *,
+                        instance: str = "1") -> None:
     """Run analytics on the live stream until cancelled or SIGTERM (what `twin analytics` and `twin X run` do)."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if task is not None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        async with influx_client(settings) as db:
-            await ensure_database(db)
-            async with asyncio.TaskGroup() as tg:
-                for analytic in analytics:
-                    tg.create_task(analytic_runner(settings, analytic, db, instance=instance).run(),
-                                   name=f"analytics-{analytic.name}")
+        with DeadLetterStore(store_path(settings.state_dir)) as dead:
+            async with influx_client(settings) as db:
+                await ensure_database(db)
+                async with asyncio.TaskGroup() as tg:
+                    for analytic in analytics:
+                        runner = analytic_runner(settings, plant, analytic, db, deadletters=dead, instance=instance)
+                        tg.create_task(runner.run(), name=f"analytics-{analytic.name}")
     finally:
         loop.remove_signal_handler(signal.SIGTERM)

@@ -15,6 +15,7 @@ name is recorded as who acknowledged) as every other client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import click
 import httpx
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -30,8 +32,10 @@ from analytics.alerts.service import AlertService
 from api.auth import ApiSettings
 from api.server import ApiOptions, ApiServer
 from twin.connect import influx_client, mqtt_credentials, mqtt_endpoint
+from twin.deadletter import DeadLetterStore, store_path
 from twin.errors import TwinError
 from twin.influx import InfluxDB
+from twin.plant import Plant, load_plant
 from twin.settings import Settings
 
 console = Console()
@@ -116,24 +120,33 @@ def resolve_cmd(alert_id: int, comment: str | None, url: str | None, token: str 
 
 
 def build_service(config: AlertsConfig, settings: Settings, api: ApiSettings, *, db_path: Path | None = None,
-                  influx: InfluxDB | None = None, with_api: bool = True) -> AlertService:
+                  influx: InfluxDB | None = None, plant: Plant | None = None,
+                  deadletters: DeadLetterStore | None = None, with_api: bool = True) -> AlertService:
     """An AlertService from the runtime settings (what `serve` and `twin demo` use)."""
     companions = [ApiServer(ApiOptions(tokens=api.parsed_tokens(), host=api.host, port=api.port))] if with_api else []
     return AlertService(config, db_path=db_path or settings.state_dir / "alerts.db",
                         mqtt_endpoint=mqtt_endpoint(settings), **mqtt_credentials(settings),
-                        influx=influx, companions=companions)
+                        influx=influx, plant=plant, deadletters=deadletters, companions=companions)
 
 
 async def serve_async(config: AlertsConfig, *, settings: Settings | None = None, api: ApiSettings | None = None,
-                      db_path: Path | None = None) -> None:
+                      db_path: Path | None = None, plant: Plant | None = None) -> None:
     """Run the alert manager and API until cancelled (InfluxDB annotations when TWIN_INFLUX_URL is set)."""
     settings = settings or Settings()
     api = api or ApiSettings()
-    if settings.influx_url:
-        async with influx_client(settings) as db:
-            await build_service(config, settings, api, db_path=db_path, influx=db).run()
-    else:
-        await build_service(config, settings, api, db_path=db_path).run()
+    with DeadLetterStore(store_path(settings.state_dir)) as dead:
+        async with contextlib.AsyncExitStack() as stack:
+            db = await stack.enter_async_context(influx_client(settings)) if settings.influx_url else None
+            await build_service(config, settings, api, db_path=db_path, influx=db, plant=plant,
+                                deadletters=dead).run()
+
+
+def _is_plant_file(path: Path) -> bool:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and "areas" in raw
 
 
 @alerts.command("serve")
@@ -152,9 +165,12 @@ def serve(config_path: Path | None, db_path: Path | None) -> None:
         if not api.parsed_tokens():
             console.print("[yellow]TWIN_API_TOKENS is empty: every API request will be refused (401)[/]")
         config = load_config(config_path or settings.plant_file)
+        # Alert events must name assets of the plant: the plant file is --config when that is
+        # one, else TWIN_PLANT_FILE.
+        plant = load_plant(config_path if config_path and _is_plant_file(config_path) else settings.plant_file)
         console.print(f"alerts: API on http://{api.host}:{api.port}/docs, "
                       f"{len(config.routes)} routes, {len(config.channels)} channels")
-        asyncio.run(serve_async(config, settings=settings, api=api, db_path=db_path))
+        asyncio.run(serve_async(config, settings=settings, api=api, db_path=db_path, plant=plant))
     except KeyboardInterrupt:
         pass
     except TwinError as exc:

@@ -11,6 +11,7 @@
     twin energy      energy, cost and carbon reports (环)
     twin alerts      list / acknowledge / resolve alerts; run the alert manager and API
     twin dashboards  generate Grafana dashboards, push them to Grafana
+    twin deadletters list and replay what the services refused
 
 Settings come from TWIN_* environment variables (see `twin --help`); the CLI prints
 with rich, library code only logs.
@@ -30,6 +31,7 @@ from rich.table import Table
 
 from twin.clirun import load_plant_file, load_settings, run_service
 from twin.connect import ensure_database, influx_client
+from twin.deadletter import DeadLetterStore, store_path
 from twin.plugins import registry
 
 console = Console()
@@ -83,6 +85,7 @@ LAZY_COMMANDS = {
     "energy": "app.cli:energy_group",
     "alerts": "api.cli:alerts",
     "dashboards": "dashboards.cli:dashboards",
+    "deadletters": "app.deadletters:deadletters",
 }
 
 
@@ -149,23 +152,36 @@ def edge(plant_path: Path | None, agent_id: str) -> None:
     from app import services
 
     settings = load_settings()
-    agent = services.edge_agent(settings, load_plant_file(plant_path, settings), agent_id=agent_id)
-    run_service(agent.run())
+    plant = load_plant_file(plant_path, settings)
+
+    async def main() -> None:
+        with DeadLetterStore(store_path(settings.state_dir)) as dead:
+            await services.edge_agent(settings, plant, deadletters=dead, agent_id=agent_id).run()
+
+    run_service(main())
 
 
 @cli.command()
+@plant_option
 @click.option("--worker-id", default="ingest-1", show_default=True,
               help="Unique name of this worker; workers share the stream (MQTT shared subscription).")
-def ingest(worker_id: str) -> None:
-    """Run ingest: MQTT telemetry → InfluxDB, acknowledging only what the database accepted."""
+def ingest(plant_path: Path | None, worker_id: str) -> None:
+    """Run ingest: MQTT telemetry → InfluxDB, acknowledging only what the database accepted.
+
+    Only assets and signals of the plant file are stored; anything else is kept as a dead
+    letter ($TWIN_STATE_DIR/deadletters.sqlite, `twin deadletters list`).
+    """
     from app import services
 
     settings = load_settings()
+    plant = load_plant_file(plant_path, settings)
 
     async def main() -> None:
-        async with influx_client(settings) as db:
-            await ensure_database(db)
-            await services.ingest_worker(settings, db, worker_id=worker_id).run()
+        with DeadLetterStore(store_path(settings.state_dir)) as dead:
+            async with influx_client(settings) as db:
+                await ensure_database(db)
+                await services.ingest_worker(settings, db, plant=plant, deadletters=dead,
+                                             worker_id=worker_id).run()
 
     run_service(main())
 
@@ -190,7 +206,7 @@ def analytics_cmd(plant_path: Path | None, instance: str) -> None:
         raise click.ClickException("the plant file configures no analytics (spc:, pdm: or energy: sections)")
 
     console.print(f"analytics running: {', '.join(a.name for a in built)}")
-    run_service(run_analytics(settings, built, instance=instance))
+    run_service(run_analytics(settings, model, built, instance=instance))
 
 
 @cli.group()

@@ -39,9 +39,12 @@ from analytics.runtime import AnalyticRunner, analytic_runner
 from api.auth import ApiSettings, Role
 from app import services
 from app.localservers import LocalInfluxDB, LocalMosquitto, free_port
+from edge_agent import EdgeAgent
 from edge_agent.queue import DiskQueue
+from ingest import Ingest
 from simulators.plant_sim import PlantSimulator
 from twin.connect import ensure_database, influx_client, mqtt_client
+from twin.deadletter import DeadLetterStore, store_path
 from twin.errors import TwinError
 from twin.influx import InfluxDB
 from twin.plant import Plant
@@ -118,11 +121,18 @@ async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, api: Api
     from analytics.catalog import build_analytics
     from api.cli import build_service
 
-    edge = services.edge_agent(settings, plant)
-    ingest = services.ingest_worker(settings, db)
+    dead = DeadLetterStore(store_path(settings.state_dir))
+    edge = services.edge_agent(settings, plant, deadletters=dead)
+    ingest = services.ingest_worker(settings, db, plant=plant, deadletters=dead)
     alerts = build_service(alerts_config(plant), settings, api, db_path=settings.state_dir / "demo" / "alerts.db",
-                           influx=db)
-    runners = [analytic_runner(settings, a, db) for a in build_analytics(plant, settings)]
+                           influx=db, plant=plant, deadletters=dead)
+    runners = [analytic_runner(settings, plant, a, db, deadletters=dead) for a in build_analytics(plant, settings)]
+    with dead:
+        await _run(settings, plant, api, options, console, edge, ingest, alerts, runners)
+
+
+async def _run(settings: Settings, plant: Plant, api: ApiSettings, options: DemoOptions, console: Console,
+               edge: EdgeAgent, ingest: Ingest, alerts: AlertService, runners: list[AnalyticRunner]) -> None:
     start = datetime.now(UTC) - timedelta(seconds=options.backfill_s) if options.backfill_s > 0 else None
     speed = options.speed if start is not None else 1.0
     async with mqtt_client(settings, "twin-demo-devices") as devices, \

@@ -26,6 +26,7 @@ from edge_agent.queue import DiskQueue, QueuedItem
 from edge_agent.sources.base import Source, SourceContext, SourceFactory
 from twin import topics
 from twin.backoff import Backoff
+from twin.deadletter import DeadLetterStore
 from twin.mqtt import MqttClient, MqttError, Will
 from twin.plant import BoundSignal, Plant
 from twin.plugins import load_ref, registry
@@ -54,7 +55,8 @@ class EdgeAgent:
     """Collects every signal of a plant file and publishes it; `run()` until cancelled."""
 
     def __init__(self, plant: Plant, *, mqtt_endpoint: MqttEndpoint, mqtt_username: str | None = None,
-                 mqtt_password: str | None = None, options: EdgeOptions = EdgeOptions()) -> None:
+                 mqtt_password: str | None = None, deadletters: DeadLetterStore | None = None,
+                 options: EdgeOptions = EdgeOptions()) -> None:
         self.plant = plant
         self.options = options
         self.stats = Stats(f"edge.{options.agent_id}")
@@ -70,6 +72,7 @@ class EdgeAgent:
             password=mqtt_password, persistent_session=False,
             will=Will(topics.edge_status(options.agent_id), offline),
         )
+        self.deadletters = deadletters if deadletters is not None else DeadLetterStore(None)
         self.sources = self._build_sources()
         self.queue: DiskQueue | None = None
 
@@ -82,7 +85,8 @@ class EdgeAgent:
         for name, signals in sorted(by_source.items()):
             factory: SourceFactory = load_ref(registry().source(name).edge)
             sources.extend(factory(SourceContext(plant=self.plant, signals=signals, client=self.client,
-                                                 stats=self.stats, agent_id=self.options.agent_id)))
+                                                 stats=self.stats, agent_id=self.options.agent_id,
+                                                 deadletters=self.deadletters)))
         return sources
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:

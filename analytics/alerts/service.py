@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,14 +38,15 @@ from analytics.alerts.model import Delivery
 from analytics.alerts.notify import AppriseNotifier, Notification, Notifier
 from analytics.alerts.sources import ConnectivityWatcher, ThresholdRules
 from analytics.alerts.store import AlertStore
-from twin import topics
+from twin import decoders, topics
 from twin.backoff import Backoff
-from twin.deadletter import DeadLetter
+from twin.consumer import Decoded, Item, Retryable, StreamConsumer, Subscription
+from twin.deadletter import DeadLetters, DeadLetterStore
 from twin.errors import PayloadError
 from twin.events import AlertEvent
 from twin.influx import InfluxDB, InfluxError
 from twin.mqtt import Message, MqttClient
-from twin.readings import decode
+from twin.plant import Plant
 from twin.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class ServiceStats:
     """Counters for status displays (twin demo)."""
 
     events: int = 0
-    invalid: int = 0
+    unknown_readings: int = 0
     delivered: int = 0
     delivery_failures: int = 0
     annotations: int = 0
@@ -89,6 +90,7 @@ class AlertService:
                  mqtt_username: str | None = None, mqtt_password: str | None = None,
                  influx: InfluxDB | None = None, notifier: Notifier | None = None,
                  companions: Sequence[Companion] = (),
+                 plant: Plant | None = None, deadletters: DeadLetterStore | None = None,
                  site: str = "+", instance: str = "1", tick_s: float = 0.25,
                  clock: Callable[[], datetime] = _utcnow) -> None:
         self.config = config
@@ -104,11 +106,18 @@ class AlertService:
         self.ready = asyncio.Event()
         self.manager: AlertManager | None = None
         self.client: MqttClient | None = None
+        self.consumer: StreamConsumer[list[AlertEvent]] | None = None
+        self._telemetry = decoders.telemetry(plant)
+        self._alert_events = decoders.alert_events(plant)
         if mqtt_endpoint is not None:
             client_id = f"twin-alerts-{site.strip('+') or 'all'}-{instance}"
             self.client = MqttClient(endpoint=mqtt_endpoint, client_id=client_id,
                                      username=mqtt_username, password=mqtt_password, persistent_session=True,
                                      manual_ack=True)
+            dead = DeadLetters(service="alerts", store=deadletters if deadletters is not None
+                               else DeadLetterStore(None), client=self.client, topic=topics.deadletter("alerts"))
+            self.consumer = StreamConsumer(name="alerts", client=self.client, subscriptions=self._subscriptions(),
+                                           decoder=self._decode, sink=self, deadletters=dead, stats=dead.stats)
         self.thresholds = ThresholdRules(list(config.rules))
         self.connectivity = ConnectivityWatcher(config.connectivity)
         self._deliver_wake = asyncio.Event()
@@ -134,9 +143,9 @@ class AlertService:
                     tg.create_task(self._delivery_loop(manager, tg), name="alerts-deliver")
                     if self.influx is not None:
                         tg.create_task(self._annotation_loop(manager), name="alerts-annotate")
-                    if self.client is not None:
-                        await self._subscribe(self.client)
-                        tg.create_task(self._consume(self.client, manager), name="alerts-consume")
+                    if self.consumer is not None:
+                        tg.create_task(self.consumer.run(), name="alerts-consume")
+                        await self.consumer.ready.wait()
                     for companion in self.companions:
                         await companion.start(manager, tg)
                     self.ready.set()
@@ -144,44 +153,47 @@ class AlertService:
 
     # -- MQTT ------------------------------------------------------------------------------
 
-    async def _subscribe(self, client: MqttClient) -> None:
-        await client.subscribe(topics.subscription("alerts", self.site), qos=1)
+    def _subscriptions(self) -> list[Subscription]:
+        subs = [Subscription(topics.subscription("alerts", self.site), qos=1)]
         if self.config.connectivity.edge_agents:
-            await client.subscribe(topics.edge_status("+"), qos=1)
+            subs.append(Subscription(topics.edge_status("+"), qos=1))
         if self.config.rules or self.config.connectivity.data_stale_after_s is not None:
             # QoS 0: the thresholds and freshness need current values, not a backlog
             # replayed after downtime, so telemetry is not queued in our session.
-            await client.subscribe(topics.subscription("telemetry", self.site), qos=0)
+            subs.append(Subscription(topics.subscription("telemetry", self.site), qos=0))
+        return subs
 
-    async def _consume(self, client: MqttClient, manager: AlertManager) -> None:
-        dead = DeadLetter(client, topics.deadletter("alerts"))
-        while True:
-            message = await client.messages.get()
-            try:
-                for event in self._events_of(message):
-                    manager.ingest(event)
-                    self.stats.events += 1
-            except (PayloadError, ValueError) as exc:
-                self.stats.invalid += 1
-                log.warning("alerts: unusable message on %s: %s", message.topic, exc)
-                await dead.send(message, str(exc))
-            client.ack(message)
-
-    def _events_of(self, message: Message) -> Iterator[AlertEvent]:
-        parts = message.topic.split("/")
+    def _decode(self, message: Message) -> Decoded[list[AlertEvent]]:
+        """Alert events, edge status and telemetry → the events they mean for the manager."""
         now = self.clock()
-        if len(parts) == 6 and parts[2:4] == ["_sys", "edge"] and parts[5] == "status":
-            yield from self.connectivity.on_status(parts[4], message.payload, now)
-            return
-        asset, kind = topics.parse_asset_topic(message.topic)
-        if kind == "alerts":
-            yield AlertEvent.decode(message.payload)
+        kind = decoders.kind_of(message.topic)
+        if kind == decoders.EDGE_STATUS:
+            events = self.connectivity.on_status(message.topic.split("/")[4], message.payload, now)
+        elif kind == "alerts":
+            event = self._alert_events(message).value
+            events = [event] if event is not None else []
         elif kind == "telemetry":
-            yield from self.connectivity.on_telemetry(asset, now)
-            if self.config.rules:
-                for reading in decode(message.payload, expected_asset=asset):
-                    if self.thresholds.wants(reading):
-                        yield from self.thresholds.update(reading)
+            decoded = self._telemetry(message)
+            # Readings the plant lacks are ingest's dead letters (the system of record); here they are skipped.
+            self.stats.unknown_readings += len(decoded.rejected)
+            readings = decoded.value or []
+            events = list(self.connectivity.on_telemetry(decoders.asset_of(message.topic, None), now)) \
+                if readings else []
+            for reading in readings:
+                if self.thresholds.wants(reading):
+                    events.extend(self.thresholds.update(reading))
+        else:
+            raise PayloadError(f"the alert service does not read {kind} topics")
+        return Decoded(events or None)
+
+    async def write(self, items: Sequence[Item[list[AlertEvent]]]) -> None:
+        """Commit the events to the manager (SQLite); the consumer acknowledges them after this."""
+        if self.manager is None:
+            raise Retryable("the alert manager is not running yet")
+        for item in items:
+            for event in item.value:
+                self.manager.ingest(event)
+                self.stats.events += 1
 
     # -- clock -----------------------------------------------------------------------------
 

@@ -17,14 +17,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 from analytics.alerts.errors import AlertNotFound
 from analytics.alerts.model import Action, Alert, AlertState, Delivery, HistoryEntry
 from twin.events import Severity
-from twin.readings import format_ts, parse_ts
+from twin.readings import format_ts
 from twin.topics import AssetPath
 
 SCHEMA = """
@@ -82,8 +82,17 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else format_ts(value)
 
 
+def _read_ts(text: str) -> datetime:
+    """A timestamp this store wrote itself (format_ts), read back as is, not checked like wire input.
+
+    Wire timestamps must lie in InfluxDB's range (twin.readings.parse_ts); a maintenance
+    window may end later than that, and must still load.
+    """
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 def _dt(value: str | None) -> datetime | None:
-    return None if value is None else parse_ts(value)
+    return None if value is None else _read_ts(value)
 
 
 class AlertStore:
@@ -158,8 +167,8 @@ class AlertStore:
         return Alert(
             id=row["id"], asset=AssetPath.parse(row["asset"]), source=row["source"], kind=row["kind"],
             severity=Severity(row["severity"]), key=row["key"], message=row["message"],
-            state=AlertState(row["state"]), first_seen=parse_ts(row["first_seen"]),
-            last_seen=parse_ts(row["last_seen"]), count=row["count"], acked_by=row["acked_by"],
+            state=AlertState(row["state"]), first_seen=_read_ts(row["first_seen"]),
+            last_seen=_read_ts(row["last_seen"]), count=row["count"], acked_by=row["acked_by"],
             acked_at=_dt(row["acked_at"]), ack_comment=row["ack_comment"], resolved_at=_dt(row["resolved_at"]),
             resolved_by=row["resolved_by"], cleared_at=_dt(row["cleared_at"]), notified_at=_dt(row["notified_at"]),
             escalation=json.loads(row["escalation"]), flaps=row["flaps"], silenced=bool(row["silenced"]),
@@ -214,7 +223,7 @@ class AlertStore:
     def history(self, alert_id: int) -> list[HistoryEntry]:
         """An alert's lifecycle, oldest first."""
         rows = self.db.execute("SELECT * FROM history WHERE alert_id = ? ORDER BY id", (alert_id,)).fetchall()
-        return [HistoryEntry(r["alert_id"], parse_ts(r["ts"]), Action(r["action"]), r["actor"], AlertState(r["state"]),
+        return [HistoryEntry(r["alert_id"], _read_ts(r["ts"]), Action(r["action"]), r["actor"], AlertState(r["state"]),
                              r["comment"]) for r in rows]
 
     # -- outbox ----------------------------------------------------------------------------
@@ -227,7 +236,7 @@ class AlertStore:
     @staticmethod
     def _delivery(r: sqlite3.Row) -> Delivery:
         return Delivery(r["id"], r["alert_id"], r["channel"], r["event"], r["status"], r["attempts"],
-                        parse_ts(r["created_at"]), parse_ts(r["next_attempt_at"]), r["last_error"], _dt(r["sent_at"]))
+                        _read_ts(r["created_at"]), _read_ts(r["next_attempt_at"]), r["last_error"], _dt(r["sent_at"]))
 
     def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         """Pending notifications whose next attempt is due."""
@@ -274,8 +283,8 @@ class AlertStore:
     def windows(self) -> list[StoredWindow]:
         """Every stored maintenance window."""
         rows = self.db.execute("SELECT * FROM maintenance ORDER BY id").fetchall()
-        return [StoredWindow(r["id"], r["assets"], parse_ts(r["start"]), parse_ts(r["end"]), r["reason"],
-                             r["created_by"], parse_ts(r["created_at"])) for r in rows]
+        return [StoredWindow(r["id"], r["assets"], _read_ts(r["start"]), _read_ts(r["end"]), r["reason"],
+                             r["created_by"], _read_ts(r["created_at"])) for r in rows]
 
     def delete_window(self, window_id: int) -> bool:
         """Delete a window; False if there was none with that id."""

@@ -152,14 +152,15 @@ def build_energy_group(source_factory: SourceFactory | None = None,
         from twin.clirun import load_plant_file, load_settings, run_service
 
         settings = load_settings()
+        plant = load_plant_file(plant_path, settings)
         try:
-            analytic = build_energy(load_plant_file(plant_path, settings))
+            analytic = build_energy(plant)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         if analytic is None:
             raise click.ClickException("the plant file has no energy: section with meters")
         Console().print(f"energy running on {', '.join(analytic.meters)}")
-        run_service(run_analytics(settings, [analytic], instance=instance))
+        run_service(run_analytics(settings, plant, [analytic], instance=instance))
 
     return energy
 

@@ -379,7 +379,7 @@ def run_cmd(plant_path: Path | None, models_dir: Path | None, instance: str) -> 
     if analytic is None:
         raise click.ClickException("no asset in the plant file has a pdm: section")
     console.print(f"pdm running on {len(analytic.assets)} assets, models in {analytic.model_dir}")
-    run_service(run_analytics(settings, [analytic], instance=instance))
+    run_service(run_analytics(settings, plant, [analytic], instance=instance))
 
 
 @pdm.command("evaluate-sim")

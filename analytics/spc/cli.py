@@ -295,6 +295,6 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
     Console().print(f"spc running on {', '.join(analytic.characteristics)}")
-    run_service(run_analytics(settings, [analytic], instance=instance))
+    run_service(run_analytics(settings, plant, [analytic], instance=instance))
     Console(stderr=True).print(f"[dim]spc stopped; skipped {analytic.skipped}, "
                                f"duplicates ignored {analytic.duplicates}[/]")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from twin.deadletter import DeadLetterStore
 from twin.mqtt import MqttClient
 from twin.plant import BoundSignal, Plant
 from twin.readings import Reading
@@ -42,6 +43,7 @@ class SourceContext:
     client: MqttClient  # the agent's broker connection (MQTT devices are read through it)
     stats: Stats
     agent_id: str
+    deadletters: DeadLetterStore  # where refused device input is kept
 
 
 class SourceFactory(Protocol):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,11 +23,12 @@ from jsonpath_ng import parse as parse_jsonpath
 from edge_agent.sources.base import Emit, Source, SourceContext
 from edge_agent.sources.mqtt.config import MqttBinding
 from twin import topics
-from twin.deadletter import DeadLetter
+from twin.consumer import Decoded, Item, StreamConsumer, Subscription
+from twin.deadletter import DeadLetters
 from twin.errors import PayloadError
 from twin.mqtt import Message, MqttClient
 from twin.plant import BoundSignal
-from twin.readings import Reading, parse_ts
+from twin.readings import Reading, check_ts, check_value
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,11 @@ log = logging.getLogger(__name__)
 
 def build_sources(context: SourceContext) -> list[Source]:
     """One source for every MQTT-bound signal, reading through the agent's own broker connection."""
-    dead = DeadLetter(context.client, topics.deadletter(f"edge.{context.agent_id}"))
+    service = f"edge.{context.agent_id}"
+    dead = DeadLetters(service=service, store=context.deadletters, client=context.client,
+                       topic=topics.deadletter(service), stats=context.stats)
     return [MqttDeviceSource(name="mqtt-devices", client=context.client, signals=context.signals,
-                             stats=context.stats, dead_letter=dead)]
+                             stats=context.stats, deadletters=dead)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +50,28 @@ class _Binding:
     ts_path: JSONPath | None
 
 
+class _Emitter:
+    """The consumer's sink: hands decoded readings to the agent (which queues them on disk)."""
+
+    def __init__(self, emit: Emit) -> None:
+        self._emit = emit
+
+    async def write(self, items: Sequence[Item[list[Reading]]]) -> None:
+        for item in items:
+            for reading in item.value:
+                self._emit(reading)
+
+
 class MqttDeviceSource:
-    """Subscribes to the device topics of the plant's MQTT-bound signals."""
+    """Subscribes to the device topics of the plant's MQTT-bound signals (through the one stream consumer)."""
 
     def __init__(self, *, name: str, client: MqttClient, signals: list[BoundSignal], stats: Stats,
-                 dead_letter: DeadLetter) -> None:
+                 deadletters: DeadLetters) -> None:
         self.name = name
         self.ready = asyncio.Event()
         self._client = client
         self._stats = stats
-        self._dead_letter = dead_letter
+        self._deadletters = deadletters
         self._bindings: dict[str, list[_Binding]] = defaultdict(list)
         for sig in signals:
             b: MqttBinding = sig.spec.section("mqtt")
@@ -65,18 +80,18 @@ class MqttDeviceSource:
 
     async def run(self, emit: Emit) -> None:
         """Subscribe to every device topic and turn messages into readings."""
-        for topic in self._bindings:
-            await self._client.subscribe(topic, qos=1)
-        await self._client.wait_connected()
-        self.ready.set()
-        while True:
-            message = await self._client.messages.get()
-            try:
-                for reading in self.parse(message):
-                    emit(reading)
-            except PayloadError as exc:
-                self._stats.count("deadletters")
-                await self._dead_letter.send(message, str(exc))
+        consumer = StreamConsumer(name=self.name, client=self._client, decoder=self._decode, sink=_Emitter(emit),
+                                  subscriptions=[Subscription(topic) for topic in self._bindings],
+                                  deadletters=self._deadletters, stats=self._stats)
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(consumer.run(), name=f"{self.name}-consume")
+            await consumer.ready.wait()
+            await self._client.wait_connected()
+            self.ready.set()
+            await task
+
+    def _decode(self, message: Message) -> Decoded[list[Reading]]:
+        return Decoded(self.parse(message))
 
     def parse(self, message: Message) -> list[Reading]:
         """All readings in one device message; PayloadError names what is wrong."""
@@ -85,23 +100,19 @@ class MqttDeviceSource:
             raise PayloadError(f"no signal is bound to topic {message.topic!r}")
         try:
             doc = json.loads(message.payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also Python's int-digit limit
             raise PayloadError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise PayloadError("not JSON: nested too deeply") from None
         received = datetime.now(UTC)
         readings = []
         for b in bindings:
-            value = _one(b.value_path, doc, f"{b.signal.name}: value at {b.value_path}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise PayloadError(f"{b.signal.name}: value at {b.value_path} is not finite")
-            if value is not None and not isinstance(value, int | float | bool | str):
-                raise PayloadError(f"{b.signal.name}: value at {b.value_path} must be a number, boolean or string")
+            value = check_value(f"{b.signal.name}: value at {b.value_path}",
+                                _one(b.value_path, doc, f"{b.signal.name}: value at {b.value_path}"))
             ts = received
             if b.ts_path is not None:
                 raw_ts = _one(b.ts_path, doc, f"{b.signal.name}: timestamp at {b.ts_path}")
-                try:
-                    ts = parse_ts(str(raw_ts))
-                except ValueError as exc:
-                    raise PayloadError(f"{b.signal.name}: timestamp at {b.ts_path}: {exc}") from None
+                ts = check_ts(f"{b.signal.name}: timestamp at {b.ts_path}", raw_ts)
             readings.append(Reading(b.signal.asset, b.signal.name, ts, value))
         return readings
 
