@@ -17,13 +17,14 @@ import enum
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.errors import ApiError
+from api.errors import ApiConfigError
 
 
 class Role(enum.IntEnum):
@@ -55,26 +56,26 @@ class Principal:
 
 
 def parse_tokens(text: str) -> list[ApiToken]:
-    """Parse 'name:role:token,...'; ApiError says which entry is wrong (without echoing the secret)."""
+    """Parse 'name:role:token,...'; ApiConfigError says which entry is wrong (without echoing the secret)."""
     out: list[ApiToken] = []
     for i, entry in enumerate(e.strip() for e in text.split(",")):
         if not entry:
             continue
         parts = entry.split(":", 2)
         if len(parts) != 3 or not all(parts):
-            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} must be name:role:token")
+            raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} must be name:role:token")
         name, role, token = parts
         try:
             r = Role[role.upper()]
         except KeyError:
-            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} ({name}): "
-                           "role must be viewer, maintainer or admin") from None
+            raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} ({name}): "
+                                 "role must be viewer, maintainer or admin") from None
         if len(token) < 8:
-            raise ApiError(f"TWIN_API_TOKENS entry {i + 1} ({name}): token shorter than 8 characters")
+            raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} ({name}): token shorter than 8 characters")
         out.append(ApiToken(name, r, token))
     names = [t.name for t in out]
     if len(names) != len(set(names)):
-        raise ApiError("TWIN_API_TOKENS: names must be unique")
+        raise ApiConfigError("TWIN_API_TOKENS: names must be unique")
     return out
 
 
@@ -84,14 +85,47 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWIN_API_", extra="ignore")
 
     tokens: SecretStr = SecretStr("")
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=1, le=65535)
     url: str = "http://127.0.0.1:8080"
     token: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8080")
+        return v
 
     def parsed_tokens(self) -> list[ApiToken]:
         """The configured tokens."""
         return parse_tokens(self.tokens.get_secret_value())
+
+
+SECRET_SETTINGS = frozenset({"tokens", "token"})
+"""Settings whose value an error message must not repeat."""
+
+
+def load_api_settings(**overrides: Any) -> ApiSettings:
+    """ApiSettings from the environment; ApiConfigError (a ConfigError) names each TWIN_API_* variable at fault.
+
+    One line, for the CLI to print instead of a traceback, e.g. `invalid API settings:
+    TWIN_API_PORT='abc': Input should be a valid integer, ...`. The value is quoted for plain
+    settings and never for the tokens.
+    """
+    try:
+        return ApiSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = f"TWIN_API_{field.upper()}"
+            value = error.get("input")
+            shown = ""
+            if field not in SECRET_SETTINGS and isinstance(value, str):
+                shown = "=" + repr(value if len(value) <= 40 else value[:40] + "…")
+            problems.append(f"{name}{shown}: {error['msg'].removeprefix('Value error, ')}")
+        raise ApiConfigError("invalid API settings: " + "; ".join(problems)) from None
 
 
 class TokenAuth:

@@ -1,9 +1,13 @@
-"""The API package's root exception."""
+"""The API package's exceptions, rooted in twin.errors.TwinError."""
 
 from __future__ import annotations
 
-from twin.errors import TwinError
+from twin.errors import ConfigError, TwinError
 
 
 class ApiError(TwinError):
-    """The API is misconfigured (e.g. TWIN_API_TOKENS); the message says which entry."""
+    """Root of the API package's errors."""
+
+
+class ApiConfigError(ApiError, ConfigError):
+    """A TWIN_API_* setting is invalid; the message names the variable (never a secret's value)."""

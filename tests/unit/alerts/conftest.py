@@ -70,6 +70,15 @@ def make_manager(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., AlertMa
         s.__exit__(None, None, None)
 
 
+API_TOKENS = "viewer1:viewer:view-token-1,alice:maintainer:maint-token-1,ops:admin:admin-token-1"
+"""A viewer, a maintainer and an admin for the HTTP API tests."""
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def outbox(manager: AlertManager, alert_id: int) -> list[tuple[str, str]]:
     """(channel, event) of every notification recorded for an alert."""
     return [(d.channel, d.event) for d in manager.store.deliveries(alert_id)]

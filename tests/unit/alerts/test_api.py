@@ -9,20 +9,15 @@ import pytest
 
 from analytics.alerts.manager import AlertManager
 from api.app import create_app
-from api.auth import ApiError, Role, parse_tokens
-from tests.unit.alerts.conftest import event
-
-TOKENS = "viewer1:viewer:view-token-1,alice:maintainer:maint-token-1,ops:admin:admin-token-1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from api.auth import Role, parse_tokens
+from api.errors import ApiError
+from tests.unit.alerts.conftest import API_TOKENS, bearer, event
 
 
 @pytest.fixture
 async def setup(make_manager: Callable[..., AlertManager]) -> AsyncIterator[tuple[httpx.AsyncClient, AlertManager]]:
     m = make_manager()
-    app = create_app(m, parse_tokens(TOKENS))
+    app = create_app(m, parse_tokens(API_TOKENS))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         yield http, m
 
