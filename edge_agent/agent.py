@@ -128,14 +128,23 @@ class EdgeAgent:
         self._buffered.set()
 
     def _flush(self, queue: DiskQueue) -> None:
+        """Move the buffer to the disk queue, on the caller's thread (shutdown)."""
         if self._buffer:
             batch, self._buffer = self._buffer, []
-            dropped = queue.put_many(batch)
-            if dropped:
-                self.stats.count("dropped", dropped)
-                log.warning("edge %s: queue full, dropped %d oldest readings", self.options.agent_id, dropped)
-            self.stats.gauge("queue_depth", queue.depth)
-            self._queued.set()
+            self._queued_batch(queue, queue.put_many(batch))
+
+    async def _flush_async(self, queue: DiskQueue) -> None:
+        """Move the buffer to the disk queue without blocking the event loop."""
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self._queued_batch(queue, await asyncio.to_thread(queue.put_many, batch))
+
+    def _queued_batch(self, queue: DiskQueue, dropped: int) -> None:
+        if dropped:
+            self.stats.count("dropped", dropped)
+            log.warning("edge %s: queue full, dropped %d oldest readings", self.options.agent_id, dropped)
+        self.stats.gauge("queue_depth", queue.depth)
+        self._queued.set()
 
     async def _flush_loop(self, queue: DiskQueue) -> None:
         while True:
@@ -143,13 +152,13 @@ class EdgeAgent:
             # Linger so one SQLite transaction (and later one message) carries many readings.
             await asyncio.sleep(self.options.linger_s)
             self._buffered.clear()
-            self._flush(queue)
+            await self._flush_async(queue)
 
     async def _publish_loop(self, queue: DiskQueue) -> None:
         backoff = Backoff(base_s=0.2, cap_s=10)
         while True:
             await self._queued.wait()
-            items = queue.peek(self.options.inflight_max_readings)
+            items = await asyncio.to_thread(queue.peek, self.options.inflight_max_readings)
             if not items:
                 self._queued.clear()
                 continue
@@ -163,7 +172,7 @@ class EdgeAgent:
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
-            queue.delete([i.id for i in items])
+            await asyncio.to_thread(queue.delete, [i.id for i in items])
             self.stats.count("published", len(items))
             self.stats.gauge("queue_depth", queue.depth)
 

@@ -8,11 +8,15 @@ shop floor fresh data matters more than data older than the outage budget.
 
 WAL with synchronous=NORMAL survives a process crash; a power cut may lose the last
 transaction (SQLite "WAL mode" documentation), the usual trade-off for edge gateways.
+
+The methods block on disk I/O, so the agent calls them through `asyncio.to_thread`; one
+lock serialises them, as they share one connection.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ class DiskQueue:
         self.path = path
         self.max_items = max_items
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -54,7 +59,8 @@ class DiskQueue:
 
     def close(self) -> None:
         """Close the database file."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @property
     def depth(self) -> int:
@@ -64,13 +70,18 @@ class DiskQueue:
     @property
     def dropped(self) -> int:
         """Rows dropped because the queue was full, over the queue file's lifetime."""
-        row = self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()
         return int(row[0]) if row else 0
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> int:
         """Append rows in one transaction; returns how many old rows were dropped to make room."""
         if not items:
             return 0
+        with self._lock:
+            return self._put_many(items)
+
+    def _put_many(self, items: Sequence[tuple[str, bytes]]) -> int:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -93,19 +104,21 @@ class DiskQueue:
 
     def peek(self, limit: int) -> list[QueuedItem]:
         """The oldest `limit` rows, left in the queue."""
-        rows = self._db.execute("SELECT id, topic, data FROM queue ORDER BY id LIMIT ?", (limit,)).fetchall()
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, data FROM queue ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [QueuedItem(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
     def delete(self, ids: Sequence[int]) -> None:
         """Forget acknowledged rows."""
         if not ids:
             return
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        removed = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            cur = db.execute(f"DELETE FROM queue WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            removed += cur.rowcount
-        db.execute("COMMIT")
-        self._depth -= removed
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            removed = 0
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                cur = db.execute(f"DELETE FROM queue WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                removed += cur.rowcount
+            db.execute("COMMIT")
+            self._depth -= removed
