@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -29,7 +30,7 @@ from rich.table import Table
 
 from analytics.alerts.config import AlertsConfig, load_config
 from analytics.alerts.service import AlertService
-from api.auth import ApiSettings
+from api.auth import ApiSettings, load_api_settings
 from api.server import ApiOptions, ApiServer
 from twin.connect import influx_client, mqtt_credentials, mqtt_endpoint
 from twin.deadletter import DeadLetterStore, store_path
@@ -43,7 +44,7 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _client(url: str | None, token: str | None) -> httpx.Client:
-    settings = ApiSettings()
+    settings = load_api_settings()
     token = token or (settings.token.get_secret_value() if settings.token else None)
     if not token:
         raise click.UsageError("no API token: set TWIN_API_TOKEN or pass --token")
@@ -57,12 +58,23 @@ def _call(method: str, path: str, *, url: str | None, token: str | None, **kwarg
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the twin API: {exc}") from None
     if resp.status_code >= 400:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        raise click.ClickException(f"HTTP {resp.status_code}: {detail}")
-    return resp.json()
+        raise click.ClickException(f"HTTP {resp.status_code}: {_detail(resp)}")
+    try:
+        return resp.json()
+    except ValueError:
+        raise click.ClickException(f"the twin API at {resp.url} answered with something that is not JSON") from None
+
+
+def _detail(resp: httpx.Response) -> str:
+    """An API error as one line: FastAPI's `detail` text, or its validation errors joined."""
+    try:
+        detail = resp.json().get("detail", resp.text)
+    except (ValueError, AttributeError):
+        detail = resp.text
+    if isinstance(detail, list):
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', e)}"
+                           if isinstance(e, dict) else str(e) for e in detail)
+    return " ".join(str(detail).split())[:500]
 
 
 _url_opt = click.option("--url", envvar="TWIN_API_URL", default=None, help="API base URL [TWIN_API_URL]")
@@ -78,10 +90,11 @@ def alerts() -> None:
 @click.option("--state", "states", multiple=True, type=click.Choice(["firing", "acknowledged", "resolved"]))
 @click.option("--severity", "severities", multiple=True, type=click.Choice(["info", "warning", "critical"]))
 @click.option("--asset", default=None, help="asset path pattern, e.g. plant1/machining/**")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON (the API's objects), one per line.")
 @_url_opt
 @_token_opt
-def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | None, limit: int,
+def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | None, limit: int, as_json: bool,
              url: str | None, token: str | None) -> None:
     """List alerts, newest first."""
     params: list[tuple[str, str | int]] = [("limit", limit)]
@@ -89,6 +102,10 @@ def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | 
     if asset:
         params.append(("asset", asset))
     rows = _call("GET", "/alerts", url=url, token=token, params=params)
+    if as_json:
+        for a in rows:
+            click.echo(json.dumps(a, ensure_ascii=False))
+        return
     table = Table("id", "state", "severity", "asset", "kind", "count", "last seen", "message", "ack by")
     for a in rows:
         table.add_row(str(a["id"]), a["state"], f"[{_SEVERITY_STYLE.get(a['severity'], '')}]{a['severity']}",
@@ -98,7 +115,7 @@ def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | 
 
 
 @alerts.command("ack")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("-m", "--comment", default=None)
 @_url_opt
 @_token_opt
@@ -109,7 +126,7 @@ def ack_cmd(alert_id: int, comment: str | None, url: str | None, token: str | No
 
 
 @alerts.command("resolve")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("-m", "--comment", default=None)
 @_url_opt
 @_token_opt
@@ -133,7 +150,7 @@ async def serve_async(config: AlertsConfig, *, settings: Settings | None = None,
                       db_path: Path | None = None, plant: Plant | None = None) -> None:
     """Run the alert manager and API until cancelled (InfluxDB annotations when TWIN_INFLUX_URL is set)."""
     settings = settings or Settings()
-    api = api or ApiSettings()
+    api = api or load_api_settings()
     with DeadLetterStore(store_path(settings.state_dir)) as dead:
         async with contextlib.AsyncExitStack() as stack:
             db = await stack.enter_async_context(influx_client(settings)) if settings.influx_url else None
@@ -161,7 +178,7 @@ def serve(config_path: Path | None, db_path: Path | None) -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings()
-        api = ApiSettings()
+        api = load_api_settings()
         if not api.parsed_tokens():
             console.print("[yellow]TWIN_API_TOKENS is empty: every API request will be refused (401)[/]")
         config = load_config(config_path or settings.plant_file)

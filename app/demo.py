@@ -36,7 +36,7 @@ from rich.table import Table
 
 from analytics.alerts.plugin import alerts_config
 from analytics.runtime import AnalyticRunner, analytic_runner
-from api.auth import ApiSettings, Role
+from api.auth import ApiSettings, Role, load_api_settings
 from app import services
 from app.localservers import LocalInfluxDB, LocalMosquitto, free_port
 from edge_agent import EdgeAgent
@@ -104,7 +104,7 @@ async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, co
 
 def _api_settings(state: Path) -> ApiSettings:
     """TWIN_API_* settings; without TWIN_API_TOKENS, demo tokens kept in the state folder."""
-    api = ApiSettings()
+    api = load_api_settings()
     if api.parsed_tokens():
         return api
     path = state / "api-tokens"
@@ -142,7 +142,7 @@ async def _run(settings: Settings, plant: Plant, api: ApiSettings, options: Demo
         console.print(f"analytics: {', '.join(r.analytic.name for r in runners) or 'none configured'}; "
                       f"API http://{api.host}:{api.port}/docs")
         maintainer = next((t for t in api.parsed_tokens() if t.role is Role.MAINTAINER), None)
-        if maintainer is not None and not ApiSettings().parsed_tokens():
+        if maintainer is not None and not load_api_settings().parsed_tokens():
             console.print(f"[dim]demo API token (maintainer): export TWIN_API_URL=http://{api.host}:{api.port} "
                           f"TWIN_API_TOKEN={maintainer.token}[/]")
         if start is not None:

@@ -45,6 +45,9 @@ class EdgeOptions:
     queue_path: Path = Path(".twin/edge-1.queue.sqlite")
     queue_max_items: int = 1_000_000
     batch_max_readings: int = 500
+    # Well under what ingest accepts (twin.readings.MAX_PAYLOAD_BYTES, 1 MiB), even with the envelope;
+    # one reading is at most a 64 KiB text value, so it always fits.
+    batch_max_bytes: int = 256 * 1024
     inflight_max_readings: int = 5000
     linger_s: float = 0.1
     puback_timeout_s: float = 30.0
@@ -177,11 +180,23 @@ class EdgeAgent:
             self.stats.gauge("queue_depth", queue.depth)
 
     def _batches(self, items: list[QueuedItem]) -> list[tuple[str, list[QueuedItem]]]:
+        """One message per asset topic, at most batch_max_readings and batch_max_bytes of readings each."""
         by_topic: dict[str, list[QueuedItem]] = defaultdict(list)
         for item in items:
             by_topic[item.topic].append(item)
-        size = self.options.batch_max_readings
-        return [(t, group[i:i + size]) for t, group in by_topic.items() for i in range(0, len(group), size)]
+        out: list[tuple[str, list[QueuedItem]]] = []
+        for topic, group in by_topic.items():
+            chunk: list[QueuedItem] = []
+            size = 0
+            for item in group:
+                if chunk and (len(chunk) >= self.options.batch_max_readings
+                              or size + len(item.data) > self.options.batch_max_bytes):
+                    out.append((topic, chunk))
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += len(item.data) + 1
+            out.append((topic, chunk))
+        return out
 
     async def _publish(self, topic: str, chunk: list[QueuedItem]) -> None:
         asset, _ = topics.parse_asset_topic(topic)

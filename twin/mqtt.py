@@ -153,14 +153,18 @@ class MqttClient:
                 f"after {timeout_s} s (last error: {self.last_error or 'none'})"
             ) from None
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise MqttError("MqttClient used outside `async with`")
+        return self._loop
+
     # -- publish / subscribe / ack ---------------------------------------------------------
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                       timeout_s: float | None = None) -> None:
         """Publish and return when the broker has it (PUBACK for QoS 1, sent for QoS 0)."""
         await self.wait_connected(timeout_s)
-        assert self._loop is not None
-        fut: asyncio.Future[None] = self._loop.create_future()
+        fut: asyncio.Future[None] = self._running_loop().create_future()
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             raise MqttError(f"publish to {topic!r} failed: {paho.error_string(info.rc)}")
@@ -183,8 +187,7 @@ class MqttClient:
         """
         self._subscriptions[topic_filter] = qos
         await self.wait_connected(timeout_s)
-        assert self._loop is not None
-        fut: asyncio.Future[None] = self._loop.create_future()
+        fut: asyncio.Future[None] = self._running_loop().create_future()
         rc, mid = self._client.subscribe(topic_filter, qos)
         if rc != paho.MQTT_ERR_SUCCESS or mid is None:
             raise MqttError(f"subscribe to {topic_filter!r} failed: {paho.error_string(rc)}")

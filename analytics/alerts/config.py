@@ -99,7 +99,9 @@ class Match(_Model):
 class EscalationStep(_Model):
     """Who is told, and how long after the first notification if nobody acknowledged."""
 
-    after_s: float = Field(ge=0, description="seconds after the first notification; 0 for the first step")
+    # Capped at 30 days (as the API's routing input): an unbounded float would overflow the timer.
+    after_s: float = Field(ge=0, le=30 * 86400,
+                           description="seconds after the first notification; 0 for the first step")
     channels: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -333,3 +335,37 @@ async def test_edge_last_will_and_threshold_rule_raise_alerts(
 
         await eventually(cleared, timeout_s=10, interval_s=0.05)
     assert len(box.hooks_for("/maint", hot["id"], "firing")) == 1
+
+
+async def _twin(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("twin")), *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                env={**os.environ, **env})
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_alerts_cli_lists_as_json_and_reports_api_errors_in_one_line(
+        inbox: tuple[Inbox, int, int], mqtt_endpoint: MqttEndpoint, publisher: MqttClient, tmp_path: Path) -> None:
+    box, smtp_port, hook_port = inbox
+    api_port = free_port()
+    svc = service(config(smtp_port, hook_port, mqtt_endpoint), tmp_path / "alerts.db", mqtt_endpoint, api_port)
+    env = {"TWIN_API_URL": f"http://127.0.0.1:{api_port}", "TWIN_API_TOKEN": "viewer-secret-1"}
+    async with running(svc.run()):
+        await asyncio.wait_for(svc.ready.wait(), 15)
+        await send(publisher, fault("spc:bore:nelson_1"))
+
+        async def listed() -> bool:
+            code, out, _ = await _twin("alerts", "list", "--json", env=env)
+            return code == 0 and len(out.splitlines()) == 1
+
+        await eventually(listed, timeout_s=20, interval_s=0.3)
+        code, out, _ = await _twin("alerts", "list", "--json", env=env)
+        alert = json.loads(out)
+        assert (alert["key"], alert["state"], alert["severity"]) == ("spc:bore:nelson_1", "firing", "critical")
+        # A viewer may not acknowledge: one line naming the HTTP status, no traceback.
+        code, out, err = await _twin("alerts", "ack", str(alert["id"]), env=env)
+        assert code != 0 and "Traceback" not in err + out
+        assert "HTTP 403" in err and len(err.strip().splitlines()) == 1
+        code, out, err = await _twin("alerts", "list", env={**env, "TWIN_API_URL": "http://127.0.0.1:9"})
+        assert code != 0 and "cannot reach the twin API" in err and "Traceback" not in err
