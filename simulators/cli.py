@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -30,9 +32,46 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     try:
-        return parse_duration_s(value)
+        seconds = parse_duration_s(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"must be more than 0 s, got {value!r}")
+    return seconds
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    # click's FloatRange lets nan through (every comparison with it is false), and inf when
+    # there is no upper bound; neither can pace a clock.
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+# The simulated clock stamps every reading; InfluxDB stores times from 1677-09-21 to 2262-04-11
+# (int64 nanoseconds since 1970), so a start outside those years makes data nothing can keep.
+_START_YEARS = (1678, 2261)
+
+
+def _start(ctx: click.Context, param: click.Parameter, value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if not _START_YEARS[0] <= value.year <= _START_YEARS[1]:
+        raise click.BadParameter(f"must be in the years {_START_YEARS[0]}..{_START_YEARS[1]} "
+                                 f"(what InfluxDB can store), got {value.isoformat()}")
+    return value if value.tzinfo is not None else value.astimezone()  # naive: local time
+
+
+def _labels(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    # The labels are written when the run ends: find out now, not after hours of simulation.
+    if value is None:
+        return None
+    folder = value.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"{value}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"{value}: not writable")
+    return value
 
 
 @click.command()
@@ -41,16 +80,16 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios, one per line, and exit.")
 @click.option("--plant", "plant_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Plant file (default: the scenario's plant, else $TWIN_PLANT_FILE or examples/plant.yaml).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, callback=_finite,
               help="Run N times faster than real time (timestamps stay consistent).")
 @click.option("--duration", callback=_duration, metavar="SECONDS",
               help="Simulated time to run, e.g. 3600, 8h (default: the scenario's; forever without one).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="Seconds of plant time between samples (default: the scenario's, else 1).")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
-              default=None, help="Simulated start time (default: the scenario's, else now).")
-@click.option("--labels", "labels_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, callback=_start, help="Simulated start time (default: the scenario's, else now).")
+@click.option("--labels", "labels_path", type=click.Path(path_type=Path, dir_okay=False), callback=_labels,
               help="Write the injected faults (ground truth) to this CSV file.")
 def simulate(scenario_name: str | None, list_only: bool, plant_path: Path | None, speed: float,
              duration: float | None, seed: int, tick: float | None, start: datetime | None,
@@ -83,8 +122,6 @@ def simulate(scenario_name: str | None, list_only: bool, plant_path: Path | None
         raise click.ClickException(str(exc)) from None
     tick_s = tick or (scenario.tick_s if scenario else 1.0)
     run_s = duration if duration is not None else (scenario.duration if scenario else None)
-    if start is not None and start.tzinfo is None:
-        start = start.astimezone()  # naive: local time
 
     async def main() -> None:
         has_mqtt = any(s.spec.source == "mqtt" for s in plant.signals())
@@ -106,6 +143,8 @@ def simulate(scenario_name: str | None, list_only: bool, plant_path: Path | None
         console.print("[dim]stopped[/]")
     except TwinError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # an OPC UA endpoint's port in use, the labels file gone: the OS says which
+        raise click.ClickException(f"simulator: {exc}") from None
 
 
 class _nothing:

@@ -16,16 +16,17 @@ Shipped scenarios live next to this module in `scenarios/`; see simulators/READM
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from twin.errors import ConfigError
 from twin.plant import Plant, load_plant
+from twin.yamlfile import read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -36,18 +37,23 @@ _UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
 
 def parse_duration_s(value: Any) -> float:
-    """Seconds from a number or a text like '1h30m', '15m', '2d', '45s'."""
+    """Seconds from a number or a text like '1h30m', '15m', '2d', '45s'; ValueError if not a finite duration."""
+    seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
-            pass
-        if text and _DURATION.sub("", text) == "":
-            return sum(float(n) * _UNIT_S[u] for n, u in _DURATION.findall(text))
-    raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 90s, 15m, 2h, 1d, 1h30m)")
+            if text and _DURATION.sub("", text) == "":
+                seconds = sum(float(n) * _UNIT_S[u] for n, u in _DURATION.findall(text))
+    if seconds is None:
+        raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 90s, 15m, 2h, 1d, 1h30m)")
+    if not math.isfinite(seconds):
+        # "inf", "nan" and "1e400" parse as floats; a run of that many ticks cannot be counted.
+        raise ValueError(f"not a finite duration: {value!r}")
+    return seconds
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
@@ -251,11 +257,7 @@ def find_scenario(name_or_file: str) -> Path:
 def load_scenario(name_or_file: str | Path) -> Scenario:
     """Read and validate a scenario (a shipped name or a file)."""
     path = find_scenario(str(name_or_file))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_scenario(raw, source=str(path))
+    return parse_scenario(read_yaml(path, what="scenario file"), source=str(path))
 
 
 def parse_scenario(raw: Any, *, source: str = "<scenario>") -> Scenario:

@@ -1,9 +1,10 @@
 """Plugin contracts and their registry: protocols and analytics add themselves, the core only lists them.
 
-Two entry-point groups (declared in pyproject.toml, read with importlib.metadata):
+Entry-point groups (declared in pyproject.toml, read with importlib.metadata):
 
-    factory_twin.sources    one SourcePlugin per protocol (opcua, mqtt, ...)
-    factory_twin.analytics  one AnalyticPlugin per plant-file section (spc, pdm, energy, alerts)
+    factory_twin.sources     one SourcePlugin per protocol (opcua, mqtt, ...)
+    factory_twin.analytics   one AnalyticPlugin per plant-file section (spc, pdm, energy, alerts)
+    factory_twin.simulators  per protocol, the simulator's devices (simulators/devices.py), optional
 
 A plugin object describes what the core needs to read a plant file: the pydantic model of
 its binding or section (and of its named connections), how to describe a binding in one
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 SOURCES_GROUP = "factory_twin.sources"
 ANALYTICS_GROUP = "factory_twin.analytics"
+SIMULATORS_GROUP = "factory_twin.simulators"  # name of a source plugin → its simulated devices
 
 
 class Scope(enum.StrEnum):
@@ -63,7 +65,6 @@ class SourcePlugin:
     edge: str  # "module:attribute" of an edge_agent.sources.base.SourceFactory
     connection: type[BaseModel] | None = None
     connection_of: Callable[[Any], str | None] = _no_connection
-    simulator: str | None = None  # "module:attribute" of a simulators.devices.DeviceSimulatorFactory
     summary: str = ""
 
 
@@ -130,6 +131,12 @@ def registry() -> Registry:
     if not sources:
         raise ConfigError("no source plugins installed: is factory-twin installed (pip install -e .)?")
     return Registry(sources=sources, analytics=analytics)
+
+
+@cache
+def simulator_refs() -> dict[str, str]:
+    """The installed device simulators: source plugin name → "module:attribute" of its factory (not imported)."""
+    return {ep.name: ep.value for ep in entry_points(group=SIMULATORS_GROUP)}
 
 
 def load_ref(ref: str) -> Any:

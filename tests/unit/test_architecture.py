@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from twin.plugins import Scope, registry
+from twin.plugins import Scope, registry, simulator_refs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,8 @@ def test_every_protocol_and_analytic_is_a_registered_plugin() -> None:
     assert {p.name for p in plugins.analytics_in(Scope.SIGNAL)} == {"spc"}
     assert {p.name for p in plugins.analytics_in(Scope.ASSET)} == {"pdm"}
     assert {p.name for p in plugins.analytics_in(Scope.PLANT)} == {"alerts", "energy"}
+    # The simulator plays every protocol the edge reads.
+    assert set(simulator_refs()) == set(plugins.sources)
 
 
 def test_loading_a_plant_imports_no_engine_or_protocol_stack() -> None:
