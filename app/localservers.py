@@ -123,6 +123,10 @@ class LocalMosquitto(_Process):
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {data}/\n"
+            # Save sessions and queued messages every second (the default is every 30 min): a
+            # killed broker then comes back with the edge's and ingest's sessions and their
+            # subscriptions, so devices' messages keep queueing for the edge.
+            "autosave_interval 1\n"
             # Persistent ingest sessions may hold many messages while InfluxDB is down.
             "max_queued_messages 1000000\n"
             "max_inflight_messages 100\n"

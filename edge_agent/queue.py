@@ -1,8 +1,9 @@
 """The edge agent's disk-backed store-and-forward queue (SQLite in WAL mode).
 
-Every reading is written here before it is published and deleted only once the broker
-acknowledged it (PUBACK), so a broker outage or an agent crash loses nothing that reached
-the queue (DESIGN.md §6; the Telegraf/Redpanda Connect "forget only on ack" contract).
+Every reading is written here before it is published and deleted only once ingest said it
+is in the database (the end-to-end acknowledgement, edge_agent/agent.py), so a broker
+outage, a broker that loses messages or an agent crash loses nothing that reached the
+queue (DESIGN.md §6; the Telegraf/Redpanda Connect "forget only on ack" contract).
 The queue is bounded: when full it drops the oldest rows and counts them, because on a
 shop floor fresh data matters more than data older than the outage budget.
 
@@ -15,11 +16,19 @@ lock serialises them, as they share one connection.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from twin.errors import TwinError
+
+
+class QueueInUse(TwinError):
+    """Another process (a second edge agent) has the queue file open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,21 @@ class DiskQueue:
         self.path = path
         self.max_items = max_items
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Two agents on one queue would publish and delete each other's rows: hold an
+        # exclusive lock on a side file for as long as the queue is open (released by the
+        # kernel when the process dies, so a killed agent does not block its restart).
+        self._lock_file = open(path.with_name(path.name + ".lock"), "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "another process"
+            self._lock_file.close()
+            raise QueueInUse(f"the edge queue {path} is in use by {holder}; give each edge agent its own "
+                             f"--agent-id (the queue file is named after it)") from None
+        self._lock_file.truncate(0)
+        self._lock_file.write(f"pid {os.getpid()}")
+        self._lock_file.flush()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -58,9 +82,10 @@ class DiskQueue:
         self.close()
 
     def close(self) -> None:
-        """Close the database file."""
+        """Close the database file and release the lock on it."""
         with self._lock:
             self._db.close()
+        self._lock_file.close()
 
     @property
     def depth(self) -> int:
@@ -107,6 +132,24 @@ class DiskQueue:
         with self._lock:
             rows = self._db.execute("SELECT id, topic, data FROM queue ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [QueuedItem(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def peek_after(self, after_id: int, limit: int) -> list[QueuedItem]:
+        """The oldest `limit` rows with an id above `after_id` (not yet sent), left in the queue."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, data FROM queue WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_id, limit)).fetchall()
+        return [QueuedItem(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def get(self, ids: Sequence[int]) -> list[QueuedItem]:
+        """The rows with these ids that are still queued, in id order."""
+        out: list[QueuedItem] = []
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                rows = self._db.execute(f"SELECT id, topic, data FROM queue WHERE id IN ({','.join('?' * len(chunk))})"
+                                        " ORDER BY id", chunk).fetchall()
+                out += [QueuedItem(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+        return sorted(out, key=lambda i: i.id)
 
     def delete(self, ids: Sequence[int]) -> None:
         """Forget acknowledged rows."""

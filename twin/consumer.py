@@ -17,7 +17,8 @@ once:
   down); the same batch is retried with capped, jittered backoff, unacknowledged, for as
   long as it takes. Subscribing waits for the broker however long it is away.
 - **Acknowledged last.** Messages are PUBACKed in arrival order (MQTT 5.0 §4.6) only once
-  each is in the sink or in the dead-letter store.
+  each is in the sink or in the dead-letter store (and after the `handled` hook, where
+  ingest acknowledges to the edge agents end to end).
 
 CPU-heavy or blocking work belongs in the sink, run with `asyncio.to_thread`.
 """
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -105,7 +106,8 @@ class StreamConsumer(Generic[T]):
 
     def __init__(self, *, name: str, client: MqttClient, subscriptions: Sequence[Subscription],
                  decoder: Decoder[T], sink: Sink[T], deadletters: DeadLetters, stats: Stats,
-                 options: ConsumerOptions = ConsumerOptions()) -> None:
+                 options: ConsumerOptions = ConsumerOptions(),
+                 handled: Callable[[Sequence[Message]], Awaitable[None]] | None = None) -> None:
         self.name = name
         self.client = client
         self.subscriptions = list(subscriptions)
@@ -114,6 +116,9 @@ class StreamConsumer(Generic[T]):
         self.deadletters = deadletters
         self.stats = stats
         self.options = options
+        # Called with each batch once every message is in the sink or a dead letter, before
+        # the broker is acknowledged (ingest tells the edge agents here).
+        self.handled = handled
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -158,6 +163,8 @@ class StreamConsumer(Generic[T]):
                 items.append(Item(message, decoded.value))
         if items:
             await self._write(items)
+        if self.handled is not None:
+            await self.handled(batch)
         for message in batch:
             self.client.ack(message)
 

@@ -14,7 +14,7 @@ from twin.errors import PayloadError
 from twin.events import AlertEvent
 from twin.mqtt import Message
 from twin.plant import Plant
-from twin.readings import Reading, decode, encode
+from twin.readings import Reading, Receipt, decode_message, encode
 from twin.topics import AssetPath
 
 EDGE_STATUS = "edge_status"
@@ -43,22 +43,38 @@ def asset_of(topic: str, plant: Plant | None) -> AssetPath:
     return asset
 
 
-def telemetry(plant: Plant | None) -> Decoder[list[Reading]]:
-    """Telemetry messages → their readings of the plant's signals; readings of other signals are refused."""
+def telemetry_with_receipt(plant: Plant | None) -> Decoder[tuple[list[Reading], Receipt | None]]:
+    """Telemetry messages → their readings of the plant's signals, and the sender's receipt.
 
-    def decode_telemetry(message: Message) -> Decoded[list[Reading]]:
+    Readings of other signals are refused (one dead letter with just those readings); the
+    value is None when no reading is left, but the receipt still comes with the message.
+    """
+
+    def decode_telemetry(message: Message) -> Decoded[tuple[list[Reading], Receipt | None]]:
         asset = asset_of(message.topic, plant)
-        readings = decode(message.payload, expected_asset=asset)
+        readings, receipt = decode_message(message.payload, expected_asset=asset)
         if plant is None:
-            return Decoded(readings)
+            return Decoded((readings, receipt))
         known = [r for r in readings if plant.knows(asset, r.signal)]
         if len(known) == len(readings):
-            return Decoded(readings)
+            return Decoded((readings, receipt))
         unknown = [r for r in readings if not plant.knows(asset, r.signal)]
         names = ", ".join(sorted({r.signal for r in unknown}))
         rejected = Rejected(encode(asset, unknown, agent="deadletter"),
                             f"signal(s) {names} of asset {asset} are not in the plant file")
-        return Decoded(known or None, [rejected])
+        return Decoded((known, receipt), [rejected])
+
+    return decode_telemetry
+
+
+def telemetry(plant: Plant | None) -> Decoder[list[Reading]]:
+    """Telemetry messages → their readings of the plant's signals; readings of other signals are refused."""
+    with_receipt = telemetry_with_receipt(plant)
+
+    def decode_telemetry(message: Message) -> Decoded[list[Reading]]:
+        decoded = with_receipt(message)
+        readings = decoded.value[0] if decoded.value is not None else []
+        return Decoded(readings or None, decoded.rejected)
 
     return decode_telemetry
 

@@ -41,6 +41,19 @@ class MqttError(TwinError):
     """The broker refused or could not be reached in time."""
 
 
+class NotDelivered(MqttError):
+    """The broker acknowledged a publish with a reason code that says it did not deliver it.
+
+    PUBACK 0x10 "no matching subscribers" (MQTT 5.0 §3.4.2.1) is what Mosquitto answers
+    after a restart that restored a session without its shared subscription: the message
+    is dropped, so a publisher that must not lose it treats it as a failure, like ≥ 0x80.
+    """
+
+    def __init__(self, message: str, *, reason_code: int) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
 @dataclass(frozen=True, slots=True)
 class Will:
     """Last will: published by the broker when this client vanishes without DISCONNECT."""
@@ -110,6 +123,8 @@ class MqttClient:
         self._stopping = threading.Event()
         self._connected = asyncio.Event()
         self._pending: dict[int, asyncio.Future[None]] = {}
+        self._strict: set[int] = set()  # publishes for which "no matching subscribers" is a failure
+        self.refused_publishes = 0
         self._subscriptions: dict[str, int] = {}
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.connects = 0
@@ -161,8 +176,12 @@ class MqttClient:
     # -- publish / subscribe / ack ---------------------------------------------------------
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
-                      timeout_s: float | None = None) -> None:
-        """Publish and return when the broker has it (PUBACK for QoS 1, sent for QoS 0)."""
+                      timeout_s: float | None = None, require_subscriber: bool = False) -> None:
+        """Publish and return when the broker has it (PUBACK for QoS 1, sent for QoS 0).
+
+        A PUBACK reason code ≥ 0x80 (quota exceeded, not authorised, ...) raises NotDelivered;
+        with `require_subscriber`, so does 0x10 "no matching subscribers" (the message was dropped).
+        """
         await self.wait_connected(timeout_s)
         fut: asyncio.Future[None] = self._running_loop().create_future()
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -171,12 +190,16 @@ class MqttClient:
         # No await between publish() and registering the future: on_publish reaches us
         # through call_soon_threadsafe, so it cannot run before this line.
         self._pending[info.mid] = fut
+        if require_subscriber:
+            self._strict.add(info.mid)
         try:
             async with asyncio.timeout(timeout_s):
                 await fut
         except TimeoutError:
             self._pending.pop(info.mid, None)
             raise MqttError(f"no PUBACK for {topic!r} within {timeout_s} s") from None
+        finally:
+            self._strict.discard(info.mid)
 
     async def subscribe(self, topic_filter: str, qos: int = 1, *, timeout_s: float | None = 30.0
                         ) -> Callable[[], None]:
@@ -281,7 +304,19 @@ class MqttClient:
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
-        self._call(self._resolve, mid)
+        self._call(self._published, mid, int(reason.value), str(reason))
+
+    def _published(self, mid: int, code: int, name: str) -> None:
+        if code >= 0x80 or (code == 0x10 and mid in self._strict):
+            self.refused_publishes += 1
+            fut = self._pending.pop(mid, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(NotDelivered(f"broker did not deliver: PUBACK reason {code:#04x} ({name})",
+                                               reason_code=code))
+            if code >= 0x80:
+                log.warning("mqtt %s: broker refused a publish: %s (%#04x)", self.client_id, name, code)
+            return
+        self._resolve(mid)
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode],
                       properties: Any) -> None:

@@ -325,8 +325,43 @@ def encode(asset: AssetPath, readings: list[Reading], *, agent: str) -> bytes:
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Who sent a telemetry message and which one: what ingest acknowledges end to end.
+
+    The edge agent numbers its messages (`boot`: random per agent process, `seq`: 1, 2, ...)
+    and forgets readings only when ingest says they are in the database (edge_agent/agent.py).
+    """
+
+    agent: str
+    boot: str
+    seq: int
+
+
+def receipt_of(body: dict[str, Any]) -> Receipt | None:
+    """The (agent, boot, seq) of a decoded telemetry body, or None when it carries none (or a bad one)."""
+    agent, boot, seq = body.get("agent"), body.get("boot"), body.get("seq")
+    if (isinstance(agent, str) and isinstance(boot, str) and type(seq) is int and 0 < seq <= INT64_MAX
+            and _ID.fullmatch(agent) and _ID.fullmatch(boot)):
+        return Receipt(agent, boot, seq)
+    return None
+
+
+def peek_receipt(payload: bytes) -> Receipt | None:
+    """The receipt of a message that may be anything (a dead letter): never raises."""
+    try:
+        return receipt_of(load_object(payload, "payload"))
+    except PayloadError:
+        return None
+
+
 def decode(payload: bytes, *, expected_asset: AssetPath | None = None) -> list[Reading]:
     """Decode a telemetry payload; PayloadError, and only PayloadError, says exactly what is wrong."""
+    return decode_message(payload, expected_asset=expected_asset)[0]
+
+
+def decode_message(payload: bytes, *, expected_asset: AssetPath | None = None) -> tuple[list[Reading], Receipt | None]:
+    """Decode a telemetry payload into its readings and its receipt (None without one)."""
     body = load_object(payload, "payload")
     check_version(body, PAYLOAD_VERSION, "payload")
     if "asset" not in body:
@@ -340,7 +375,7 @@ def decode(payload: bytes, *, expected_asset: AssetPath | None = None) -> list[R
     if not isinstance(items, list) or not items:
         raise PayloadError("'readings' must be a non-empty list")
     signals: set[str] = set()  # a batch repeats its few signals: check each name once
-    return [_decode_reading(asset, i, item, signals) for i, item in enumerate(items)]
+    return [_decode_reading(asset, i, item, signals) for i, item in enumerate(items)], receipt_of(body)
 
 
 def _decode_reading(asset: AssetPath, index: int, item: Any, signals: set[str]) -> Reading:

@@ -2,6 +2,8 @@
 
     twin/v1/{site}/{area}/{line}/{asset}/{kind}      kind: telemetry | parts | state | alerts
     twin/v1/_sys/edge/{agent_id}/status              retained edge-agent status, with a last will
+    twin/v1/_sys/edge/{agent_id}/ack                 ingest → edge: these messages are in the database
+    twin/v1/_sys/ingest/{worker_id}/state            retained ingest state (online/offline, last will)
     twin/v1/_sys/deadletter/{component}              unparseable input, with the reason
 
 Identifiers may not contain MQTT wildcards or separators (the plant model checks this),
@@ -69,6 +71,16 @@ def shared(group: str, topic_filter: str) -> str:
 def edge_status(agent_id: str) -> str:
     """Retained status topic of an edge agent (its last will marks it offline)."""
     return f"{SYS}/edge/{agent_id}/status"
+
+
+def edge_ack(agent_id: str) -> str:
+    """Where ingest tells an edge agent which of its messages are in the database (end-to-end ack)."""
+    return f"{SYS}/edge/{agent_id}/ack"
+
+
+def ingest_state(worker_id: str = "+") -> str:
+    """Retained state of an ingest worker (the primary host the edge waits for); '+' for all."""
+    return f"{SYS}/ingest/{worker_id}/state"
 
 
 def deadletter(component: str) -> str:

@@ -10,7 +10,7 @@ protocol; adding a protocol is adding a folder, not editing a switch statement
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +44,7 @@ class SourceContext:
     stats: Stats
     agent_id: str
     deadletters: DeadLetterStore  # where refused device input is kept
+    commit: Callable[[], Awaitable[None]]  # put what was emitted on disk now (then acknowledge the input)
 
 
 class SourceFactory(Protocol):

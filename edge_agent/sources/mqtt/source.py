@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +40,7 @@ def build_sources(context: SourceContext) -> list[Source]:
     dead = DeadLetters(service=service, store=context.deadletters, client=context.client,
                        topic=topics.deadletter(service), stats=context.stats)
     return [MqttDeviceSource(name="mqtt-devices", client=context.client, signals=context.signals,
-                             stats=context.stats, deadletters=dead)]
+                             stats=context.stats, deadletters=dead, commit=context.commit)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +51,30 @@ class _Binding:
 
 
 class _Emitter:
-    """The consumer's sink: hands decoded readings to the agent (which queues them on disk)."""
+    """The consumer's sink: hands decoded readings to the agent and waits until they are on disk.
 
-    def __init__(self, emit: Emit) -> None:
+    The consumer acknowledges the device messages to the broker after this returns, so a
+    crash before the disk commit means redelivery (persistent session), not loss.
+    """
+
+    def __init__(self, emit: Emit, commit: Callable[[], Awaitable[None]]) -> None:
         self._emit = emit
+        self._commit = commit
 
     async def write(self, items: Sequence[Item[list[Reading]]]) -> None:
         for item in items:
             for reading in item.value:
                 self._emit(reading)
+        await self._commit()
 
 
 class MqttDeviceSource:
     """Subscribes to the device topics of the plant's MQTT-bound signals (through the one stream consumer)."""
 
     def __init__(self, *, name: str, client: MqttClient, signals: list[BoundSignal], stats: Stats,
-                 deadletters: DeadLetters) -> None:
+                 deadletters: DeadLetters, commit: Callable[[], Awaitable[None]]) -> None:
         self.name = name
+        self._commit = commit
         self.ready = asyncio.Event()
         self._client = client
         self._stats = stats
@@ -80,7 +87,8 @@ class MqttDeviceSource:
 
     async def run(self, emit: Emit) -> None:
         """Subscribe to every device topic and turn messages into readings."""
-        consumer = StreamConsumer(name=self.name, client=self._client, decoder=self._decode, sink=_Emitter(emit),
+        consumer = StreamConsumer(name=self.name, client=self._client, decoder=self._decode,
+                                  sink=_Emitter(emit, self._commit),
                                   subscriptions=[Subscription(topic) for topic in self._bindings],
                                   deadletters=self._deadletters, stats=self._stats)
         async with asyncio.TaskGroup() as tg:
