@@ -434,7 +434,9 @@ def targets(models_: list[models.Dashboard]) -> Iterator[Target]:
             if not isinstance(panel, models.Panel):
                 continue  # rows have no queries
             for query in panel.targets or []:
-                assert isinstance(query, InfluxQLQuery)
+                if not isinstance(query, InfluxQLQuery):  # every panel is built by this module with InfluxQL
+                    raise TypeError(f"dashboard {model.uid} panel {panel.title!r}: target {type(query).__name__} "
+                                    "is not an InfluxQL query")
                 yield Target(str(model.uid), int(panel.id_val or 0), str(panel.title), panel.repeat, query)
 
 

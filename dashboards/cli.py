@@ -27,7 +27,13 @@ def dashboards() -> None:
               show_default=True, help="folder to write the dashboard JSON into")
 def generate_cmd(out_dir: Path) -> None:
     """Write one JSON file per dashboard (what provisioning mounts and `push` uploads)."""
-    for path in generate(out_dir):
+    try:
+        written = generate(out_dir)
+    except OSError as exc:  # a read-only or virtual filesystem, a file where a folder should be
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out_dir) else ""
+        raise click.BadParameter(f"{out_dir}: cannot write the dashboards{where}: {exc.strerror or exc}",
+                                 param_hint="--out") from None
+    for path in written:
         console.print(f"wrote [bold]{path}[/bold]")
 
 

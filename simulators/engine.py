@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from simulators.models import (
     AssetModel,
@@ -53,11 +54,14 @@ from simulators.scenario import (
     ToolWear,
     VarianceIncrease,
 )
+from twin.errors import ConfigError
 from twin.plant import BoundSignal, Plant
 from twin.readings import Value
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
+
+_M = TypeVar("_M")
 
 MACHINE_TYPES = ("cnc", "injection_moulding", "compressor")
 MAIN_BASE_LOAD_KW = 12.0  # lighting, HVAC, IT: what no machine meter sees
@@ -284,6 +288,15 @@ class PlantEngine:
         return [path for path, sigs in self._signals.items()
                 if any(s.spec.source == "opcua" and s.spec.binding.connection == connection for s in sigs)]
 
+    def _model(self, asset: str, kind: type[_M], fault: str) -> _M:
+        """The model simulating `asset`, which a fault of this kind needs to be of type `kind`."""
+        model = self.models.get(asset)
+        if not isinstance(model, kind):
+            # check_against_plant refuses such a scenario; a scenario built in code may not have been checked.
+            raise ConfigError(f"scenario fault {fault} on {asset!r}: the asset is simulated as "
+                              f"{type(model).__name__ if model is not None else 'nothing'}, not {kind.__name__}")
+        return model
+
     def _apply_degradations(self, t: float, dt_s: float, frame: Frame) -> None:
         for i, fault in enumerate(self._faults):
             if isinstance(fault, BearingWear):
@@ -294,8 +307,7 @@ class PlantEngine:
                     if t >= fault.failure:
                         model.failed = True  # type: ignore[attr-defined]
             elif isinstance(fault, ToolWear):
-                cnc = self.models[fault.asset]
-                assert isinstance(cnc, CncModel)
+                cnc = self._model(fault.asset, CncModel, fault.kind)
                 if self._activate(i, fault, t):
                     if i not in self._tool_failures_seen:
                         self._tool_failures_seen[i] = len(cnc.tool_failures)
@@ -303,15 +315,13 @@ class PlantEngine:
                 elif t >= fault.onset:
                     cnc.tool_wear_factor = 1.0
             elif isinstance(fault, AirLeak):
-                comp = self.models[fault.asset]
-                assert isinstance(comp, CompressorModel)
+                comp = self._model(fault.asset, CompressorModel, fault.kind)
                 if self._activate(i, fault, t):
                     comp.leak_m3_min = min(fault.max_m3_min, fault.rate_m3_min_per_h * (t - fault.onset) / 3600)
                 else:
                     comp.leak_m3_min = 0.0
             elif isinstance(fault, MeterReset):
-                meter = self.models[fault.asset]
-                assert isinstance(meter, EnergyMeterModel)
+                meter = self._model(fault.asset, EnergyMeterModel, fault.kind)
                 if fault.onset <= t < fault.onset + max(dt_s, 1e-9) and self._activate(i, fault, t):
                     meter.reset_to_kwh = fault.to_kwh
             elif isinstance(fault, ServerRestart):
@@ -362,7 +372,8 @@ class PlantEngine:
             return self._stuck.setdefault(i, value), False
         if isinstance(fault, SensorDropout):
             return None, True
-        assert isinstance(fault, SensorSpike)
+        if not isinstance(fault, SensorSpike):
+            raise TypeError(f"no simulation of sensor fault {type(fault).__name__}")
         # Poisson arrivals: probability rate·dt of a spike in a short tick.
         if rng.random() < fault.rate_per_h * dt_s / 3600:
             self.labels.append(Label(fault.asset, fault.signal, fault.kind, self.ts(t), self.ts(t)))
@@ -372,9 +383,9 @@ class PlantEngine:
     def _record_tool_failures(self) -> None:
         for i, seen in self._tool_failures_seen.items():
             fault = self._faults[i]
-            assert isinstance(fault, ToolWear)
-            cnc = self.models[fault.asset]
-            assert isinstance(cnc, CncModel)
+            if not isinstance(fault, ToolWear):  # only tool-wear faults are recorded in _tool_failures_seen
+                raise TypeError(f"tool failures recorded for a {type(fault).__name__} fault")
+            cnc = self._model(fault.asset, CncModel, fault.kind)
             if len(cnc.tool_failures) > seen:
                 label = next(lb for lb in self.labels if lb.kind == "tool_wear" and lb.asset == fault.asset
                              and lb.start == self.ts(fault.onset))

@@ -165,11 +165,17 @@ def _series(resp: httpx.Response, influxql: str) -> list[Series]:
         raise InfluxError(f"query {influxql!r} failed (HTTP {resp.status_code}): {_error_text(resp)}",
                           status=resp.status_code, retryable=resp.status_code >= 500)
     out: list[Series] = []
-    for result in resp.json().get("results", []):
-        if "error" in result:
-            raise InfluxError(f"query {influxql!r} failed: {result['error']}", retryable=False)
-        for s in result.get("series", []):
-            out.append(Series(s.get("name", ""), s.get("tags") or {}, s["columns"], s.get("values", [])))
+    try:
+        for result in resp.json().get("results", []):
+            if "error" in result:
+                raise InfluxError(f"query {influxql!r} failed: {result['error']}", retryable=False)
+            for s in result.get("series", []):
+                out.append(Series(s.get("name", ""), s.get("tags") or {}, s["columns"], s.get("values", [])))
+    except (ValueError, AttributeError, KeyError, TypeError):
+        # Not InfluxDB's JSON: TWIN_INFLUX_URL points at some other HTTP server (or a proxy's error page).
+        raise InfluxError(f"{resp.url.scheme}://{resp.url.netloc.decode()} answered a query with something "
+                          f"that is not InfluxDB's JSON (HTTP {resp.status_code}); is TWIN_INFLUX_URL right?",
+                          status=resp.status_code, retryable=False) from None
     return out
 
 

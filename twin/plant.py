@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,7 +38,9 @@ from pydantic import (
 
 from twin.errors import ConfigError
 from twin.plugins import Registry, Scope, registry
+from twin.timezones import zone
 from twin.topics import AssetPath
+from twin.yamlfile import read_yaml
 
 # Identifiers become MQTT topic levels and InfluxDB tag values: no wildcards (+ #),
 # no separators (/), no spaces, and not starting with '_' (reserved for twin/v1/_sys).
@@ -121,10 +121,7 @@ class Plant(_Model):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {v!r}") from None
+        zone(v)
         return v
 
     def signals(self) -> Iterator[BoundSignal]:
@@ -252,14 +249,7 @@ class BoundSignal:
 
 def load_plant(path: str | Path) -> Plant:
     """Read and validate a plant file; ConfigError names the file, the place and the problem."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: plant file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_plant(raw, source=str(path))
+    return parse_plant(read_yaml(path, what="plant file"), source=str(path))
 
 
 def parse_plant(raw: Any, *, source: str = "<plant>") -> Plant:

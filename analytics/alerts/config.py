@@ -28,14 +28,16 @@ import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.alerts.errors import AlertsConfigError
 from analytics.alerts.patterns import matches, validate_pattern
+from twin import timezones
+from twin.errors import ConfigError
 from twin.events import Severity
+from twin.yamlfile import read_yaml
 
 AssetPattern = Annotated[str, AfterValidator(validate_pattern)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -203,10 +205,7 @@ class AlertsConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+        timezones.zone(v)  # UnknownTimeZone is a ValueError: a field error naming the key
         return v
 
     @model_validator(mode="after")
@@ -263,9 +262,9 @@ def parse_config(raw: Any, *, source: str = "<alerts>") -> AlertsConfig:
 def load_config(path: Path) -> AlertsConfig:
     """Load an alerts config from YAML: either the bare section or a plant file with an `alerts:` key."""
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise AlertsConfigError(f"{path}: cannot read alerts config: {exc}") from None
+        raw = read_yaml(path, what="alerts config")
+    except ConfigError as exc:
+        raise AlertsConfigError(str(exc)) from None
     if isinstance(raw, dict) and "alerts" in raw:
         raw = raw["alerts"]
     return parse_config(raw, source=str(path))

@@ -221,7 +221,7 @@ class AlertManager:
                             seconds=hyst.min_firing_s):
                         changed |= self._notify_first(alert, now)
                 elif alert.state is AlertState.FIRING:
-                    changed |= self._escalate(alert, now)
+                    changed |= self._escalate(alert, alert.notified_at, now)
         if changed:
             self._changed()
 
@@ -240,15 +240,14 @@ class AlertManager:
         self._record(alert, Action.NOTIFIED, SYSTEM, now, ", ".join(channels))
         return True
 
-    def _escalate(self, alert: Alert, now: datetime) -> bool:
-        assert alert.notified_at is not None
+    def _escalate(self, alert: Alert, notified_at: datetime, now: datetime) -> bool:
         routes = {r.name: r for r in self.config.routes}
         channels: list[str] = []
         for name, level in list(alert.escalation.items()):
             route = routes.get(name)
             if route is None:
                 continue  # the route was removed by a routing change; nobody left to escalate to
-            while level + 1 < len(route.escalation) and now - alert.notified_at >= timedelta(
+            while level + 1 < len(route.escalation) and now - notified_at >= timedelta(
                     seconds=route.escalation[level + 1].after_s):
                 level += 1
                 channels.extend(c for c in route.escalation[level].channels if c not in channels)

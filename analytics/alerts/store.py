@@ -154,8 +154,7 @@ class AlertStore:
         cols = ", ".join(_ALERT_COLUMNS)
         marks = ", ".join("?" for _ in _ALERT_COLUMNS)
         cur = self.db.execute(f"INSERT INTO alerts ({cols}) VALUES ({marks})", self._row_values(a))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return _new_id(cur)
 
     def update(self, a: Alert) -> None:
         """Write every field of an existing alert."""
@@ -277,8 +276,7 @@ class AlertStore:
         cur = self.db.execute('INSERT INTO maintenance (assets, start, "end", reason, created_by, created_at) '
                               "VALUES (?, ?, ?, ?, ?, ?)",
                               (assets, format_ts(start), format_ts(end), reason, created_by, format_ts(now)))
-        assert cur.lastrowid is not None
-        return StoredWindow(cur.lastrowid, assets, start, end, reason, created_by, now)
+        return StoredWindow(_new_id(cur), assets, start, end, reason, created_by, now)
 
     def windows(self) -> list[StoredWindow]:
         """Every stored maintenance window."""
@@ -302,3 +300,10 @@ class AlertStore:
         else:
             self.db.execute("INSERT INTO settings (name, value) VALUES (?, ?) "
                             "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
+
+
+def _new_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 sets it after every successful INSERT)."""
+    if cur.lastrowid is None:
+        raise RuntimeError("sqlite3 returned no rowid for an INSERT")
+    return cur.lastrowid

@@ -12,21 +12,24 @@ and `--input FILE.csv` always works offline. Library code does not print; this m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from analytics.energy.carbon import FactorTable
 from analytics.energy.config import EXAMPLE_TARIFF_PATH, EnergyConfig, load_energy_config, load_tariff
 from analytics.energy.counters import DEFAULT_MAX_INTERVAL_S, CounterSettings
-from analytics.energy.errors import EnergyError
 from analytics.energy.report import EnergyReport, ReportSource, build_report, csv_source, fetch_window, to_csv, to_json
 from analytics.energy.tariffs import DEFAULT_TZ
+from twin.errors import TwinError
+from twin.timezones import UnknownTimeZone, zone
 
 SourceFactory = Callable[[], ReportSource]
 
@@ -45,9 +48,44 @@ CSV input (--input): header row, one reading per row.
 """
 
 
-def _parse_when(text: str, tz: ZoneInfo) -> datetime:
-    ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _parse_when(text: str, tz: ZoneInfo, option: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text!r} (e.g. 2026-03-02 or 2026-03-02T08:00:00+08:00)",
+                                 param_hint=option) from None
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=tz)
+
+
+def _zone(ctx: click.Context, param: click.Parameter, value: str) -> ZoneInfo:
+    try:
+        return zone(value)
+    except UnknownTimeZone as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+# The widest gap worth bridging: the report also fetches this much before --from and after --to.
+MAX_GAP_LIMIT_S = 31 * 86400.0
+
+
+def _max_gap(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange alone lets nan through: every comparison with it is false.
+    if not (math.isfinite(value) and 0 < value <= MAX_GAP_LIMIT_S):
+        raise click.BadParameter(f"must be more than 0 and at most {MAX_GAP_LIMIT_S:g} s (31 days), got {value}")
+    return value
+
+
+def _counter_max(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive number of kWh, got {value}")
+    return value
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {errors[0]['msg']}{more}" if errors else str(exc)
 
 
 def _table(report: EnergyReport, tz: ZoneInfo) -> Table:
@@ -86,18 +124,20 @@ def build_energy_group(source_factory: SourceFactory | None = None,
     @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="energy config YAML (meters, tariff, factor choice and overrides)")
     @click.option("--factor", "factor_id", default=None, help="grid factor id (default cn_national_2023)")
-    @click.option("--counter-max", type=float, default=None, help="counter register maximum, kWh (e.g. 999999.9)")
-    @click.option("--max-gap-s", type=float, default=DEFAULT_MAX_INTERVAL_S, show_default=True,
+    @click.option("--counter-max", type=float, default=None, callback=_counter_max,
+                  help="counter register maximum, kWh (e.g. 999999.9)")
+    @click.option("--max-gap-s", type=float, default=DEFAULT_MAX_INTERVAL_S, show_default=True, callback=_max_gap,
                   help="readings further apart are a flagged gap")
-    @click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True, help="plant time zone")
+    @click.option("--tz", "tz", default=DEFAULT_TZ, show_default=True, callback=_zone, help="plant time zone")
     def report(from_: str, to: str, by: str, fmt: str, input_path: Path | None, tariff_path: Path | None,
                config_path: Path | None, factor_id: str | None, counter_max: float | None, max_gap_s: float,
-               tz_name: str) -> None:
+               tz: ZoneInfo) -> None:
         """Print kWh, cost, kgCO2e and kWh per good part from --from to --to."""
         err = Console(stderr=True)
+        start, end = _parse_when(from_, tz, "--from"), _parse_when(to, tz, "--to")
+        if end <= start:
+            raise click.BadParameter(f"{to} is not after --from {from_}", param_hint="--to")
         try:
-            tz = ZoneInfo(tz_name)
-            start, end = _parse_when(from_, tz), _parse_when(to, tz)
             if config_path is not None:
                 cfg: EnergyConfig | None = load_energy_config(config_path)
             else:
@@ -114,7 +154,7 @@ def build_energy_group(source_factory: SourceFactory | None = None,
             fid = factor_id or (cfg.location_factor if cfg else "cn_national_2023")
             factor = table.get(fid)
             if input_path is not None:
-                source: ReportSource = csv_source(input_path, timezone=tz_name)
+                source: ReportSource = csv_source(input_path, timezone=tz.key)
             elif source_factory is not None:
                 source = source_factory()
             else:
@@ -128,8 +168,12 @@ def build_energy_group(source_factory: SourceFactory | None = None,
             result = build_report(rows, start=start, end=end, by=by,  # type: ignore[arg-type]
                                   tariff=tariff, factor_kg_per_kwh=factor.kg_per_kwh, factor_id=fid,
                                   meters=meters, settings=settings)
-        except (EnergyError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except TwinError as exc:  # the package's EnergyError, the plant file's, InfluxDB unreachable
+            raise click.ClickException(str(exc)) from None
+        except ValidationError as exc:  # a TWIN_* setting, read by the plant-backed source
+            raise click.ClickException(f"invalid TWIN_* setting: {_first_error(exc)}") from None
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
         if fmt == "csv":
             click.echo(to_csv(result), nl=False)
         elif fmt == "json":

@@ -17,15 +17,16 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.energy.carbon import EmissionFactor, GreenSupply
 from analytics.energy.counters import DEFAULT_MAX_INTERVAL_S, CounterSettings
 from analytics.energy.errors import ConfigError
 from analytics.energy.tariffs import DEFAULT_TZ, Period, Tariff, window
+from twin.errors import ConfigError as TwinConfigError
+from twin.timezones import zone
+from twin.yamlfile import read_yaml
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
@@ -138,10 +139,7 @@ class TariffConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _tz_valid(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
+        zone(v)  # UnknownTimeZone is a ValueError: a field error naming the key
         return v
 
     def to_tariff(self) -> Tariff:
@@ -242,14 +240,18 @@ class EnergyConfig(_Model):
                                   scope="override") for k, o in self.factor_overrides.items()}
 
 
+def _read(path: Path, what: str) -> object:
+    try:
+        return read_yaml(path, what=what)
+    except TwinConfigError as exc:  # a folder, binary, unreadable or not YAML: the package's own error
+        raise ConfigError(str(exc)) from None
+
+
 def load_tariff(path: str | Path) -> Tariff:
     """Read a tariff YAML file (see tariff_example.yaml)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        return TariffConfig.model_validate(data).to_tariff()
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot read tariff: {exc}") from exc
+        return TariffConfig.model_validate(_read(p, "tariff file")).to_tariff()
     except ValidationError as exc:
         raise ConfigError(f"{p}: invalid tariff:\n{exc}") from exc
 
@@ -258,9 +260,7 @@ def load_energy_config(path: str | Path) -> EnergyConfig:
     """Read an energy configuration YAML file."""
     p = Path(path)
     try:
-        return EnergyConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot read energy config: {exc}") from exc
+        return EnergyConfig.model_validate(_read(p, "energy config"))
     except ValidationError as exc:
         raise ConfigError(f"{p}: invalid energy config:\n{exc}") from exc
 

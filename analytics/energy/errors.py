@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from twin.errors import TwinError
 
-class EnergyError(Exception):
+
+class EnergyError(TwinError):
     """Root of every error raised by `analytics.energy`."""
 
 

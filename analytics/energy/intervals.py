@@ -61,7 +61,10 @@ def require_aware(ts: datetime, what: str = "timestamp") -> datetime:
     """Return `ts` in UTC; naive datetimes are refused because their zone is a guess."""
     if ts.tzinfo is None or ts.tzinfo.utcoffset(ts) is None:
         raise DataError(f"{what} {ts.isoformat()} has no time zone; give an offset (e.g. +08:00 or Z)")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+08:00 is in year 0 in UTC, which datetime cannot hold
+        raise DataError(f"{what} {ts.isoformat()} is out of range in UTC") from None
 
 
 def split_at(interval: EnergyInterval, boundaries: Iterable[datetime]) -> list[EnergyInterval]:

@@ -144,18 +144,17 @@ class EpisodeDetector:
                 self._start, self._energy_kwh, self._reported = ts, 0.0, False
             elif not self._reported and (ts - self._start).total_seconds() >= self.min_duration_s:
                 self._reported = True
-                out.append(self._finding(ts, "open"))
+                out.append(self._finding(self._start, ts, "open"))
             self._prev = (ts, power_kw)
         else:
             if self._start is not None and (ts - self._start).total_seconds() >= self.min_duration_s:
-                out.append(self._finding(ts, "closed"))
+                out.append(self._finding(self._start, ts, "closed"))
             self._start, self._prev, self._energy_kwh = None, (ts, power_kw), 0.0
         return out
 
-    def _finding(self, ts: datetime, status: Literal["open", "closed"]) -> Finding:
-        assert self._start is not None
-        hours = (ts - self._start).total_seconds() / 3600.0
-        return Finding(self.kind, self.asset, self._start, ts, self._energy_kwh,
+    def _finding(self, start: datetime, ts: datetime, status: Literal["open", "closed"]) -> Finding:
+        hours = (ts - start).total_seconds() / 3600.0
+        return Finding(self.kind, self.asset, start, ts, self._energy_kwh,
                        self._energy_kwh / hours if hours > 0 else 0.0, status)
 
 

@@ -22,7 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from analytics.energy.errors import DataError
 from analytics.energy.intervals import EnergyInterval, IntervalKind, clip, require_aware
 from analytics.energy.kpis import IDLE_STATES, kwh_per_good_part
 from analytics.energy.tariffs import DEFAULT_TZ, Tariff
+from twin.timezones import UnknownTimeZone, zone
 
 GroupBy = Literal["machine", "line", "product"]
 NONE_LABEL = "(none)"
@@ -62,8 +63,19 @@ class ReportSource(Protocol):
 
 def fetch_window(start: datetime, end: datetime, max_interval_s: float = DEFAULT_MAX_INTERVAL_S
                  ) -> tuple[datetime, datetime]:
-    """The window a source should fetch for a report on [start, end): includes the reading before start."""
-    return start - timedelta(seconds=max_interval_s), end + timedelta(seconds=max_interval_s)
+    """The window a source should fetch for a report on [start, end): includes the reading before start.
+
+    Both ends in UTC; DataError when the widened window leaves the years datetime can hold (1..9999).
+    """
+    if not math.isfinite(max_interval_s) or max_interval_s < 0:
+        raise DataError(f"max_interval_s must be a finite number of seconds >= 0, got {max_interval_s}")
+    try:
+        margin = timedelta(seconds=max_interval_s)
+        return (require_aware(start, "--from") - margin).astimezone(UTC), \
+            (require_aware(end, "--to") + margin).astimezone(UTC)
+    except OverflowError:
+        raise DataError(f"report window {start.isoformat()} .. {end.isoformat()}, widened by {max_interval_s:g} s "
+                        f"to take in the readings either side, leaves the years 1..9999") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,13 +247,29 @@ def _fmt(v: float | int) -> str:
 
 
 def _parse_ts(text: str, tz: ZoneInfo) -> datetime:
-    ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    try:
+        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"timestamp {_show(text)} is not ISO 8601 (e.g. 2026-03-02T08:00:00+08:00)") from None
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=tz)
 
 
 def _opt_float(d: Mapping[str, str | None], key: str) -> float | None:
     v = (d.get(key) or "").strip()
-    return float(v) if v else None
+    if not v:
+        return None
+    try:
+        x = float(v)
+    except ValueError:
+        raise ValueError(f"{key} {_show(v)} is not a number") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{key} {_show(v)} is not a finite number")
+    return x
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """A value from the file for an error message: quoted, and cut so one bad cell is not a page."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _opt_str(d: Mapping[str, str | None], key: str) -> str | None:
@@ -250,26 +278,43 @@ def _opt_str(d: Mapping[str, str | None], key: str) -> str | None:
 
 
 def read_csv(source: str | Path | IO[str], *, timezone: str = DEFAULT_TZ) -> list[MeterRow]:
-    """Meter rows from CSV (format in the module docstring); DataError names the bad line."""
-    tz = ZoneInfo(timezone)
+    """Meter rows from CSV (format in the module docstring); DataError names the file and the bad line."""
+    try:
+        tz = zone(timezone)
+    except UnknownTimeZone as exc:
+        raise DataError(str(exc)) from None
     if isinstance(source, str | Path):
-        with open(source, encoding="utf-8", newline="") as f:
-            return read_csv(f, timezone=timezone)
+        try:
+            with open(source, encoding="utf-8", newline="") as f:
+                return read_csv(f, timezone=timezone)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{source}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+        except OSError as exc:
+            raise DataError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        except csv.Error as exc:
+            raise DataError(f"{source}: not a CSV file: {exc}") from None
+        except DataError as exc:
+            raise DataError(f"{source}: {exc}") from None
     reader = csv.DictReader(source)
     cols = set(reader.fieldnames or ())
     if not {"timestamp", "asset"} <= cols or not cols & {"energy_kwh", "power_kw"}:
-        raise DataError(f"CSV needs columns timestamp, asset and energy_kwh or power_kw; got {sorted(cols)}")
+        shown = ", ".join(_show(c) for c in sorted(cols)[:20]) or "none"
+        raise DataError(f"CSV needs columns timestamp, asset and energy_kwh or power_kw; found {shown}")
     out: list[MeterRow] = []
     for lineno, d in enumerate(reader, start=2):
+        # A short row leaves its last columns None (csv.DictReader); an empty asset is no asset.
+        missing = [c for c in ("timestamp", "asset") if not (d.get(c) or "").strip()]
+        if missing:
+            raise DataError(f"CSV line {lineno}: no {' or '.join(missing)}")
         try:
             out.append(MeterRow(
-                ts=_parse_ts(d["timestamp"], tz), asset=d["asset"].strip(),
+                ts=_parse_ts(d["timestamp"] or "", tz), asset=(d["asset"] or "").strip(),
                 energy_kwh=_opt_float(d, "energy_kwh"), power_kw=_opt_float(d, "power_kw"),
                 good_parts=_opt_float(d, "good_parts"), line=_opt_str(d, "line"),
                 product=_opt_str(d, "product"), state=_opt_str(d, "state"),
             ))
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise DataError(f"CSV line {lineno}: {exc}") from exc
+        except ValueError as exc:
+            raise DataError(f"CSV line {lineno}: {exc}") from None
     return out
 
 

@@ -93,7 +93,8 @@ class _Gauge:
 
     def judge(self, r: Reading) -> None:
         """One characteristic of the pending part: a missing, bad or out-of-spec value makes it not good."""
-        assert self.pending is not None
+        if self.pending is None:
+            raise RuntimeError(f"gauge of {self.machine}: a characteristic judged with no part being read")
         spec = self.limits.get(r.signal)
         if spec is None:
             return
@@ -310,7 +311,8 @@ class EnergyAnalytic:
             gauge.judge(r)
 
     def _finish_part(self, gauge: _Gauge) -> None:
-        assert gauge.pending is not None
+        if gauge.pending is None:
+            return  # no part being read: nothing to finish
         ts, good = gauge.pending
         gauge.pending, gauge.done_ts = None, ts
         meter = self._by_machine.get(gauge.machine)

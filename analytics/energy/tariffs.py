@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.energy.errors import ConfigError
 from analytics.energy.intervals import EnergyInterval, require_aware, split_at
+from twin.timezones import UnknownTimeZone, zone
 
 #: Default plant time zone: China uses one civil time zone (UTC+8, no DST).
 DEFAULT_TZ = "Asia/Shanghai"
@@ -107,9 +108,9 @@ class Tariff:
 
     def __post_init__(self) -> None:
         try:
-            ZoneInfo(self.timezone)
-        except (KeyError, ValueError) as exc:
-            raise ConfigError(f"tariff {self.name!r}: unknown time zone {self.timezone!r}") from exc
+            zone(self.timezone)
+        except UnknownTimeZone as exc:
+            raise ConfigError(f"tariff {self.name!r}: {exc}") from None
         used = {w.period for w in self.windows} | {self.default_period}
         missing = sorted(p.value for p in used if p not in self.prices_cny_per_kwh)
         if missing:

@@ -57,7 +57,18 @@ trim_option = click.option("--trim", type=click.FloatRange(0, 0.5), default=0.00
                            help="Leave out training rows beyond this robust-distance tail probability (0: keep all).")
 alpha_option = click.option("--alpha", type=click.FloatRange(1e-6, 0.5), default=0.01, show_default=True,
                             help="False-alarm probability per statistic that sets the control limit.")
-sep_option = click.option("--sep", default=None, help="Field separator (default: ';' if the header has one, else ',').")
+
+
+def _check_sep(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # The csv module takes a one-character delimiter only (TypeError otherwise); \t is spelt out.
+    if value is not None and value != "\\t" and (len(value) != 1 or value in "\r\n\"" or value.isalnum()):
+        raise click.BadParameter(f"must be one character such as ';', ',' or \\t (not a letter, digit, quote or "
+                                 f"line break), got {value!r}")
+    return value
+
+
+sep_option = click.option("--sep", default=None, callback=_check_sep,
+                          help="Field separator (default: ';' if the header has one, else ',').")
 
 
 @contextmanager
@@ -75,8 +86,11 @@ def _sniff_sep(path: Path, sep: str | None) -> str:
     try:
         with path.open(encoding="utf-8-sig") as f:
             first = f.readline()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="FILE") from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})",
+                                 param_hint="FILE") from None
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: cannot read: {exc.strerror or exc}", param_hint="FILE") from None
     return ";" if first.count(";") > first.count(",") else ","
 
 
@@ -269,6 +283,14 @@ def synth(out_dir: Path, machines: int, seed: int) -> None:
     OUT_DIR/normal-N.csv              four healthy weeks: false alarms per machine-week
     OUT_DIR/runs.csv                  the run-N data as runs to failure, for `evaluate-rul`
     """
+    try:
+        _write_synthetic(out_dir, machines, seed)
+    except OSError as exc:
+        raise click.BadParameter(f"{out_dir}: cannot write: {exc.strerror or exc}", param_hint="OUT_DIR") from None
+    console.print(f"wrote {3 * machines + 3} files to {out_dir}")
+
+
+def _write_synthetic(out_dir: Path, machines: int, seed: int) -> None:
     from analytics.pdm.synthetic import bearing_run, contaminate, cooling_fault_run, write_rul_csv, write_skab_csv
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -287,7 +309,6 @@ def synth(out_dir: Path, machines: int, seed: int) -> None:
                        cooling_fault_run(hours=21 * 24, onset_h=onset, seed=seed + 300 + i))
         write_skab_csv(out_dir / f"normal-{i + 1}.csv", bearing_run(hours=28 * 24, seed=seed + 200 + i))
     write_rul_csv(out_dir / "runs.csv", runs)
-    console.print(f"wrote {3 * machines + 3} files to {out_dir}")
 
 
 plant_option = click.option("--plant", "plant_path", type=click.Path(path_type=Path, dir_okay=False), default=None,

@@ -64,6 +64,8 @@ def read_table(path: Path | str, *, sep: str = ",", time_col: str | None = None,
     time column when `detect_time` is true.
     """
     path = Path(path)
+    if len(sep) != 1 or sep in "\r\n":  # csv.reader raises TypeError for anything but one character
+        raise DataError(f"separator must be one character (not a line break), got {sep!r}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f, delimiter=sep))
@@ -238,7 +240,8 @@ def labels_of(table: Table, label_col: str) -> np.ndarray:
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
         row = int(np.argmax(bad)) + 2
-        raise DataError(f"{table.path}: label column {label_col!r} must be 0 or 1 (line {row} has {y[bad][0]!r})")
+        raise DataError(f"{table.path}: label column {label_col!r} must be 0 or 1 "
+                        f"(line {row} has {float(y[bad][0]):g})")
     return y.astype(int)
 
 

@@ -135,7 +135,8 @@ class RollingMoments:
             self._rebuild()
 
     def _accumulate(self, t: float, x: float, sign: float) -> None:
-        assert self._ref_x is not None
+        if self._ref_x is None:
+            raise RuntimeError("moment sums updated before the reference sample was set")
         d = x - self._ref_x
         tau = t - self._ref_t
         p = 1.0
@@ -245,7 +246,8 @@ class _SpectrumBands:
     def evict_before(self, t_min: float) -> None:
         while self._samples and self._samples[0][0] < t_min:
             _, e = self._samples.popleft()
-            assert self._sum is not None
+            if self._sum is None:
+                raise RuntimeError("band energy sum lost while samples are held")
             self._sum -= e
         if not self._samples:
             self._sum = None

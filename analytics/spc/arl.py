@@ -104,6 +104,10 @@ def simulate_arl(chart: str = "shewhart", *, shift: float = 0.0, runs: int = 100
         raise SpcConfigError(f"ARL needs at least 2 runs for a standard error, got {runs}")
     if not math.isfinite(shift):
         raise SpcConfigError(f"shift must be finite, got {shift!r}")
+    if seed is not None and seed < 0:  # numpy's generators take seeds >= 0 only
+        raise SpcConfigError(f"seed must be >= 0, got {seed}")
+    if max_run_length < 1:
+        raise SpcConfigError(f"max_run_length must be >= 1, got {max_run_length}")
     make, params = chart_factory(chart, **options)
     rng = np.random.default_rng(seed)
     # Blocks are sized to the expected run length so few random numbers go to waste.

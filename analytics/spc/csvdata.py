@@ -33,9 +33,9 @@ def _number(text: str, column: str, line: int) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SpcDataError(f"line {line}: column {column!r} holds {text!r}, which is not a number") from None
+        raise SpcDataError(f"line {line}: column {column!r} holds {_show(text)}, which is not a number") from None
     if not math.isfinite(value):
-        raise SpcDataError(f"line {line}: column {column!r} holds {text!r}; values must be finite")
+        raise SpcDataError(f"line {line}: column {column!r} holds {_show(text)}; values must be finite")
     return value
 
 
@@ -45,7 +45,13 @@ def _timestamp(text: str, line: int) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise SpcDataError(f"line {line}: timestamp {text!r} is not ISO 8601 (e.g. 2026-11-26T08:00:00Z)") from None
+        raise SpcDataError(f"line {line}: timestamp {_show(text)} is not ISO 8601 (e.g. 2026-11-26T08:00:00Z)") \
+            from None
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """A cell for an error message: quoted, and cut so one bad cell does not fill the screen."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _pick(columns: dict[str, str], names: Sequence[str]) -> str | None:
@@ -117,13 +123,13 @@ def read_samples(path: str | Path, chart: str, *, subgroup_size: int | None = No
         if sg_col is not None:
             order: dict[str, int] = {}
             for v, label, ts in values:
-                assert label is not None
-                if label not in order:
-                    order[label] = len(groups)
+                key = label or ""  # never empty here: `cell` refuses an empty subgroup label
+                if key not in order:
+                    order[key] = len(groups)
                     groups.append([])
                     stamps_g.append(None)
-                groups[order[label]].append(v)
-                stamps_g[order[label]] = ts
+                groups[order[key]].append(v)
+                stamps_g[order[key]] = ts
         else:
             if subgroup_size is None:
                 raise SpcDataError(f"{chart} needs subgroups: a 'subgroup' column or --subgroup-size")

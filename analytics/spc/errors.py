@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from twin.errors import TwinError
 
-class SpcError(Exception):
+
+class SpcError(TwinError):
     """Root of every error raised by analytics.spc."""
 
 

@@ -194,7 +194,7 @@ class SpcAnalytic:
             return
         stream.points += 1
         serial = self._serial.get(str(char.asset))
-        out.lines.append(self._point_line(char, point, serial[1] if serial and serial[0] == ts else None))
+        out.lines.append(self._point_line(char, point, ts, serial[1] if serial and serial[0] == ts else None))
         self._events(char, product, point, ts, out)
         cfg = stream.config
         if (cfg.lsl is not None or cfg.usl is not None) and stream.points % self.capability_every == 0:
@@ -205,7 +205,7 @@ class SpcAnalytic:
         return {"site": a.site, "area": a.area, "line": a.line, "asset": a.asset, "characteristic": char.name,
                 **extra}
 
-    def _point_line(self, char: _Characteristic, p: ChartPoint, serial: str | None) -> str:
+    def _point_line(self, char: _Characteristic, p: ChartPoint, ts: datetime, serial: str | None) -> str:
         # Rules of the companion chart are prefixed with it ("mr:we1", "r:nelson1"): an R-chart
         # signal says the spread changed, not the level, and must not read as an X̄ violation.
         rules = sorted({v.rule for v in p.violations})
@@ -222,9 +222,8 @@ class SpcAnalytic:
             d = p.dispersion
             fields.update(range_value=float(d.statistic), range_cl=float(d.center), range_ucl=_f(d.ucl),
                           range_lcl=_f(d.lcl))
-        ts = p.timestamp or char.last_ts
-        assert ts is not None
-        return to_line("spc", self._tags(char, chart=char.config.chart), fields, ts)
+        # A subgroup's point carries its last sample's time; `ts` is the sample that completed it.
+        return to_line("spc", self._tags(char, chart=char.config.chart), fields, p.timestamp or ts)
 
     def _events(self, char: _Characteristic, product: str | None, p: ChartPoint, ts: datetime,
                 out: Output) -> None:
