@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from twin.clirun import load_plant_file, load_settings, run_service
+from twin.clirun import load_plant_file, load_settings, main_entry, run_service
 from twin.connect import ensure_database, influx_client
 from twin.deadletter import DeadLetterStore, store_path
 from twin.plugins import registry
@@ -240,8 +240,8 @@ def energy_group() -> click.Group:
 
 
 def main() -> None:
-    """Console entry point."""
-    cli(prog_name="twin")
+    """Console entry point: every error is one line (twin/clirun.py main_entry), never a traceback."""
+    main_entry(cli, prog_name="twin")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +20,14 @@ from jsonpath_ng import parse as parse_jsonpath
 from simulators.devices import DeviceContext, DeviceSimulator, Published
 from simulators.engine import GOOD, Frame
 from twin.errors import ConfigError
-from twin.mqtt import MqttClient
+from twin.mqtt import MqttClient, MqttError
 from twin.plant import BoundSignal
 from twin.readings import Value, format_ts
 from twin.topics import AssetPath
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 5.0  # a real device does not wait for a broker forever either
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class MqttDevices:
             raise ConfigError("the plant has MQTT-bound signals: the simulator needs an MQTT client")
         self._mqtt: MqttClient = context.mqtt
         self._record = context.record
+        self.unpublished = 0
         by_topic: dict[str, list[BoundSignal]] = defaultdict(list)
         for sig in context.signals:
             by_topic[sig.spec.section("mqtt").topic].append(sig)
@@ -88,7 +94,13 @@ class MqttDevices:
             path.update_or_create(doc, values.get(sig.name))
             if ts_path is not None:
                 ts_path.update_or_create(doc, format_ts(ts))
-        await self._mqtt.publish(topic.topic, json.dumps(doc).encode(), qos=1)
+        try:
+            await self._mqtt.publish(topic.topic, json.dumps(doc).encode(), qos=1, timeout_s=PUBLISH_TIMEOUT_S)
+        except MqttError as exc:
+            # A device whose broker is away loses that reading; the simulation goes on.
+            self.unpublished += 1
+            log.warning("simulated device %s: not published: %s", topic.topic, exc)
+            return
         for sig, _, _ in topic.signals:
             self._record(Published(sig, ts, values.get(sig.name), status.get(sig.name, GOOD)))
 

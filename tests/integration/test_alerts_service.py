@@ -347,7 +347,7 @@ async def _twin(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 async def test_alerts_cli_lists_as_json_and_reports_api_errors_in_one_line(
         inbox: tuple[Inbox, int, int], mqtt_endpoint: MqttEndpoint, publisher: MqttClient, tmp_path: Path) -> None:
-    box, smtp_port, hook_port = inbox
+    _box, smtp_port, hook_port = inbox
     api_port = free_port()
     svc = service(config(smtp_port, hook_port, mqtt_endpoint), tmp_path / "alerts.db", mqtt_endpoint, api_port)
     env = {"TWIN_API_URL": f"http://127.0.0.1:{api_port}", "TWIN_API_TOKEN": "viewer-secret-1"}

@@ -138,7 +138,8 @@ def hostile_messages(rng: random.Random) -> Iterator[Hostile]:
     # Device topic: read by the edge agent.
     device_payloads = [deep, b'{"p": ' + b"9" * 400 + b', "ts": "2026-11-30T08:00:00Z"}',
                        b'{"p": 1' + b"0" * 5000 + b', "ts": "2026-11-30T08:00:00Z"}',
-                       b'{"p": 1.0, "ts": "0001-01-01T00:00:00+01:00"}', b'{"p": 1.0, "ts": "9999-12-31T23:59:59-01:00"}',
+                       b'{"p": 1.0, "ts": "0001-01-01T00:00:00+01:00"}',
+                       b'{"p": 1.0, "ts": "9999-12-31T23:59:59-01:00"}',
                        b'{"p": NaN, "ts": "2026-11-30T08:00:00Z"}', b'{"ts": "2026-11-30T08:00:00Z"}',
                        b'{"p": "x\\ny", "ts": "2026-11-30T08:00:00Z"}', b"\xff\xfe", b"not json"]
     for _ in range(100):

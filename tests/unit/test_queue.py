@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_agent.queue import DiskQueue
+import pytest
+
+from edge_agent.queue import DiskQueue, QueueInUse
 
 
 def test_fifo_and_delete_on_ack(tmp_path: Path) -> None:
@@ -37,3 +39,25 @@ def test_full_queue_drops_oldest_and_counts(tmp_path: Path) -> None:
         assert q.dropped == 3
     with DiskQueue(path, max_items=10) as q:
         assert q.dropped == 3  # the count is persistent, for the operator's report
+
+
+def test_a_second_agent_on_the_same_queue_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "edge-1.queue.sqlite"
+    with DiskQueue(path) as first:
+        first.put_many([("t", b"1")])
+        with pytest.raises(QueueInUse, match=r"in use by pid \d+; give each edge agent its own --agent-id"):
+            DiskQueue(path)
+        assert first.depth == 1  # the refused second agent touched nothing
+    # Released on close (and by the kernel when a process dies): the next agent opens it.
+    with DiskQueue(path) as again:
+        assert again.depth == 1
+
+
+def test_peek_after_and_get_serve_the_publisher_window(tmp_path: Path) -> None:
+    with DiskQueue(tmp_path / "q.sqlite") as q:
+        q.put_many([("t", str(i).encode()) for i in range(10)])
+        first = q.peek_after(0, 4)
+        rest = q.peek_after(first[-1].id, 100)
+        assert [i.data for i in first + rest] == [str(i).encode() for i in range(10)]
+        q.delete([first[0].id])
+        assert [i.id for i in q.get([first[1].id, first[0].id, rest[0].id])] == [first[1].id, rest[0].id]
