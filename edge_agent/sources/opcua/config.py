@@ -19,6 +19,14 @@ class OpcUaConnection(_Model):
     endpoint: str = Field(description="e.g. opc.tcp://192.168.1.10:4840")
     publishing_interval_ms: float = Field(default=100, gt=0)
     security: Literal["none"] = "none"
+    request_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long a request (and the TCP connect) may take before the server "
+                                       "counts as away; the session's health is probed every second")
+    history_backfill: bool = Field(
+        default=True, description="after a reconnect, read the server's history (HistoryRead) to fill the gap")
+    history_max_values: int = Field(
+        default=10_000, gt=0, description="at most this many values per node read back after one outage; "
+                                          "beyond it the rest of the outage is recorded as a gap")
 
     @field_validator("endpoint")
     @classmethod
