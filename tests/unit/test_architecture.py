@@ -23,7 +23,7 @@ def test_import_contract_holds() -> None:
 def test_every_protocol_and_analytic_is_a_registered_plugin() -> None:
     plugins = registry()
     assert set(plugins.sources) == {"opcua", "mqtt"}
-    assert {p.name for p in plugins.analytics_in(Scope.SIGNAL)} == {"spc"}
+    assert {p.name for p in plugins.analytics_in(Scope.SIGNAL)} == {"spc", "completeness"}
     assert {p.name for p in plugins.analytics_in(Scope.ASSET)} == {"pdm"}
     assert {p.name for p in plugins.analytics_in(Scope.PLANT)} == {"alerts", "energy"}
     # The simulator plays every protocol the edge reads.
