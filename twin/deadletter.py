@@ -15,6 +15,7 @@ share the file. Its calls are blocking, so services call them through `asyncio.t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import sqlite3
@@ -46,9 +47,12 @@ CREATE TABLE IF NOT EXISTS deadletters (
     payload BLOB NOT NULL,
     reason TEXT NOT NULL,
     received TEXT NOT NULL,
-    replayed TEXT
+    replayed TEXT,
+    digest TEXT NOT NULL,
+    repeats INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS deadletters_service ON deadletters (service, id);
+CREATE INDEX IF NOT EXISTS deadletters_digest ON deadletters (service, digest);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -56,6 +60,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 def store_path(state_dir: Path) -> Path:
     """Where the services of this host keep their dead letters."""
     return Path(state_dir) / "deadletters.sqlite"
+
+
+# A service, or one of its dotted children ("analytics" matches "analytics.spc"), compared
+# literally: LIKE would treat "_" and "%" in a name as wildcards and ignore case.
+_SERVICE_IS = " AND (service = ? OR substr(service, 1, length(?)) = ?)"
 
 
 class DeadLetterError(TwinError):
@@ -124,10 +133,22 @@ class DeadLetterStore:
             self._db.execute("COMMIT")
 
     def add(self, *, service: str, topic: str, payload: bytes, reason: str, received: datetime) -> int:
-        """Keep one dead letter; drops the oldest beyond the bounds. Returns its id."""
+        """Keep one dead letter; drops the oldest beyond the bounds. Returns its id.
+
+        The same message refused again by the same service while an earlier copy waits
+        unreplayed — redelivered because the service restarted before it acknowledged the
+        batch (say, during a database outage) — is kept once, its `repeats` counted.
+        """
+        digest = hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()
         with self._tx() as db:
-            cur = db.execute("INSERT INTO deadletters (service, topic, payload, reason, received) "
-                             "VALUES (?, ?, ?, ?, ?)", (service, topic, payload, reason, received.isoformat()))
+            same = db.execute("SELECT id FROM deadletters WHERE service = ? AND digest = ? AND replayed IS NULL "
+                              "LIMIT 1", (service, digest)).fetchone()
+            if same is not None:
+                db.execute("UPDATE deadletters SET repeats = repeats + 1 WHERE id = ?", (same[0],))
+                return int(same[0])
+            cur = db.execute("INSERT INTO deadletters (service, topic, payload, reason, received, digest) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             (service, topic, payload, reason, received.isoformat(), digest))
             row_id = int(cur.lastrowid or 0)
             rows, size = db.execute("SELECT count(*), coalesce(sum(length(payload)), 0) FROM deadletters").fetchone()
             dropped = 0
@@ -154,8 +175,8 @@ class DeadLetterStore:
         sql = "SELECT id, service, topic, payload, reason, received, replayed FROM deadletters WHERE id > ?"
         args: list[object] = [after_id]
         if service is not None:
-            sql += " AND (service = ? OR service LIKE ?)"
-            args += [service, f"{service}.%"]
+            sql += _SERVICE_IS
+            args += [service, f"{service}.", f"{service}."]
         if not include_replayed:
             sql += " AND replayed IS NULL"
         sql += " ORDER BY id LIMIT ?"
@@ -168,6 +189,7 @@ class DeadLetterStore:
     def get(self, ids: Sequence[int]) -> list[StoredDeadLetter]:
         """The dead letters with these ids (replayed or not), in id order."""
         found = []
+        ids = sorted(set(ids))  # chunks in id order, so the whole result is in id order (and each id once)
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             marks = ",".join("?" * len(chunk))
             with self._lock:
@@ -188,8 +210,8 @@ class DeadLetterStore:
         sql = "SELECT count(*) FROM deadletters WHERE 1=1"
         args: list[object] = []
         if service is not None:
-            sql += " AND (service = ? OR service LIKE ?)"
-            args += [service, f"{service}.%"]
+            sql += _SERVICE_IS
+            args += [service, f"{service}.", f"{service}."]
         if not include_replayed:
             sql += " AND replayed IS NULL"
         with self._lock:

@@ -147,6 +147,11 @@ class MqttClient:
             self._client.disconnect()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
+            if not self._thread.is_alive():
+                # Close the broker socket and paho's wake-up socket pair now: paho leaves them to
+                # its __del__, and a socket closed by the garbage collector is a ResourceWarning
+                # at a random later moment. (The network thread has stopped: nothing else uses them.)
+                self._client._reset_sockets()
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(MqttError("client closed before the broker acknowledged"))
