@@ -186,7 +186,8 @@ class StreamConsumer(Generic[T]):
         return None
 
     async def _write(self, items: list[Item[T]]) -> None:
-        backoff = Backoff(base_s=self.options.retry_base_s, cap_s=self.options.retry_cap_s)
+        backoff = Backoff(base_s=self.options.retry_base_s, cap_s=self.options.retry_cap_s,
+                          floor_s=min(0.1, self.options.retry_base_s))
         while True:
             try:
                 await self.sink.write(items)
