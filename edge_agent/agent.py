@@ -39,7 +39,7 @@ from edge_agent.deadband import Deadband
 from edge_agent.queue import DiskQueue, QueuedItem
 from edge_agent.sources.base import Source, SourceContext, SourceFactory
 from twin import topics
-from twin.backoff import Backoff
+from twin.backoff import ReconnectPolicy
 from twin.deadletter import DeadLetterStore
 from twin.errors import PayloadError
 from twin.mqtt import MqttClient, MqttError, Will
@@ -255,7 +255,8 @@ class EdgeAgent:
         return not self._primary.is_set()
 
     async def _publish_loop(self, queue: DiskQueue) -> None:
-        backoff = Backoff(base_s=0.2, cap_s=10)
+        # Like the connection itself: fast retries while a broker restarts, then backoff.
+        backoff = ReconnectPolicy(fast_delay_s=0.5, base_s=1.0, cap_s=10.0)
         while True:
             # Woken by new rows, acknowledgements and ingest coming online; every second
             # regardless, to publish again what was not acknowledged in time.

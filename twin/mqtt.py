@@ -1,8 +1,9 @@
 """A small asyncio MQTT client over paho-mqtt 2.x, with what the pipeline needs.
 
 paho is the reference Python MQTT client; this wrapper adds, and only adds:
-- a network thread that reconnects with capped exponential backoff and jitter
-  (paho's own reconnect delay has no jitter);
+- a network thread that reconnects fast (≤ 0.5 s apart) for the first two minutes of an
+  outage, then with capped exponential backoff and jitter (twin.backoff.ReconnectPolicy;
+  paho's own reconnect delay has no jitter);
 - `await publish(...)` that returns when the broker acknowledged a QoS 1 message
   (PUBACK), which is what lets the edge queue forget a reading;
 - manual acknowledgement of received messages (paho 2.x `manual_ack_set`), so ingest
@@ -30,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from twin.backoff import Backoff
+from twin.backoff import Backoff, ReconnectPolicy
 from twin.errors import TwinError
 from twin.settings import MqttEndpoint
 
@@ -92,7 +93,7 @@ class MqttClient:
         max_inflight: int = 100,
         keepalive_s: int = 30,
         will: Will | None = None,
-        backoff: Backoff | None = None,
+        backoff: Backoff | ReconnectPolicy | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
@@ -101,7 +102,8 @@ class MqttClient:
         self.manual_ack = manual_ack
         self.receive_maximum = receive_maximum
         self.keepalive_s = keepalive_s
-        self._backoff = backoff or Backoff()
+        # Fast retries first (a broker restart is back within seconds), then backoff with jitter.
+        self._backoff: Backoff | ReconnectPolicy = backoff or ReconnectPolicy()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
         )

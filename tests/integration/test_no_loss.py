@@ -225,6 +225,14 @@ async def run_fault(r: Rig, fault: str, *, before_s: float = 4.0, outage_s: floa
         r.edge.kill()
         await asyncio.sleep(outage_s)
         r.edge.start()
+    elif fault == "mosquitto+late-ingest":
+        # The broker dies with ingest; the edge is back with the broker, ingest 20 s later.
+        r.ingest.kill()
+        r.mosquitto.stop(kill=True)
+        await asyncio.sleep(outage_s)
+        r.mosquitto.start()
+        await asyncio.sleep(20)
+        r.ingest.start()
     await asyncio.sleep(before_s)  # a steady stream after recovery
     r.stop.set()
     await dev
@@ -282,3 +290,53 @@ async def test_kill_9_edge_loses_no_device_reading(tmp_path: Path,
                                                    servers: tuple[LocalMosquitto, LocalInfluxDB]) -> None:
     async with rig(tmp_path, servers) as r:
         await run_fault(r, "edge")
+
+
+async def test_kill_9_mosquitto_with_ingest_back_20_s_after_the_edge_loses_nothing(
+        tmp_path: Path, servers: tuple[LocalMosquitto, LocalInfluxDB]) -> None:
+    async with rig(tmp_path, servers) as r:
+        await run_fault(r, "mosquitto+late-ingest")
+
+
+async def test_a_broker_outage_backlog_drains_at_ten_times_the_live_rate(
+        tmp_path: Path, servers: tuple[LocalMosquitto, LocalInfluxDB]) -> None:
+    """The broker stopped for 20 s: the OPC UA backlog waits on the edge's disk, then drains fast."""
+    outage_s = 20.0
+    async with rig(tmp_path, servers) as r:
+        async def flowing() -> bool:
+            counts = await stored(r.db, datetime.now(UTC) - timedelta(days=1))
+            return all(counts.get(f"v{i}", 0) > 0 for i in range(N_VARS))
+
+        await eventually(flowing, timeout_s=60, interval_s=0.3)
+        since = datetime.now(UTC)
+        await asyncio.sleep(2)
+        r.mosquitto.stop()
+        await asyncio.sleep(outage_s)
+        backlog_want = {name: sum(1 for t in ts if t >= since) for name, ts in r.produced.opcua.items()}
+        r.mosquitto.start()
+        back = asyncio.get_running_loop().time()
+
+        async def backlog_stored() -> bool:
+            counts = await stored(r.db, since)
+            return all(counts.get(k, 0) >= n for k, n in backlog_want.items())
+
+        await eventually(backlog_stored, timeout_s=60, interval_s=0.05)
+        drain_s = asyncio.get_running_loop().time() - back
+        await asyncio.sleep(1)  # live data flows again
+        r.stop.set()
+        await asyncio.sleep(2 / RATE_HZ)
+        want = {name: sum(1 for t in ts if t >= since) for name, ts in r.produced.opcua.items()}
+
+        async def all_stored() -> bool:
+            counts = await stored(r.db, since)
+            return all(counts.get(k, 0) >= n for k, n in want.items())
+
+        await eventually(all_stored, timeout_s=60, interval_s=0.2)
+        got = await stored(r.db, since)
+        assert {k: got[k] for k in want} == want
+        backlog = N_VARS * RATE_HZ * outage_s
+        live = N_VARS * RATE_HZ
+        rate = backlog / drain_s
+        print(f"\nbroker stopped {outage_s:g} s: backlog {backlog:.0f} readings stored {drain_s:.2f} s after the "
+              f"broker was back ({rate:.0f} readings/s, live rate {live:.0f}/s)")
+        assert rate >= 10 * live
