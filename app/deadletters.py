@@ -63,17 +63,18 @@ def list_cmd(service: str | None, db_path: Path | None, limit: int, include_repl
     if as_json:
         for d in rows:
             click.echo(json.dumps({"id": d.id, "service": d.service, "topic": d.topic, "reason": d.reason,
+                                   "repeats": d.repeats,
                                    "received": d.received.isoformat(),
                                    "replayed": d.replayed.isoformat() if d.replayed else None,
                                    "payload": d.payload.decode("utf-8", errors="replace")}, ensure_ascii=False))
         return
     note = f" ({dropped} dropped when the store was full)" if dropped else ""
     table = Table(title=f"dead letters: {len(rows)} of {total}{note}")
-    for col in ("id", "received", "service", "topic", "reason", "payload"):
+    for col in ("id", "received", "service", "topic", "reason", "repeats", "payload"):
         table.add_column(col, overflow="fold")
     for d in rows:
         table.add_row(str(d.id), d.received.strftime("%Y-%m-%d %H:%M:%S"), d.service, d.topic, d.reason[:200],
-                      d.preview(60))
+                      str(d.repeats), d.preview(60))
     console.print(table)
 
 

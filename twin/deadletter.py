@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from twin.errors import TwinError
 from twin.mqtt import MqttClient, MqttError
@@ -67,6 +68,14 @@ def store_path(state_dir: Path) -> Path:
 _SERVICE_IS = " AND (service = ? OR substr(service, 1, length(?)) = ?)"
 
 
+_COLUMNS = "id, service, topic, payload, reason, received, replayed, repeats"
+
+
+def _letter(r: tuple[Any, ...]) -> StoredDeadLetter:
+    return StoredDeadLetter(r[0], r[1], r[2], bytes(r[3]), r[4], datetime.fromisoformat(r[5]),
+                            datetime.fromisoformat(r[6]) if r[6] else None, int(r[7]))
+
+
 class DeadLetterError(TwinError):
     """The dead-letter store cannot be opened or read."""
 
@@ -82,6 +91,7 @@ class StoredDeadLetter:
     reason: str
     received: datetime
     replayed: datetime | None
+    repeats: int = 0  # the same message refused again while this one waited (see DeadLetterStore.add)
 
     def preview(self, limit: int = 120) -> str:
         """The payload as text, cut at `limit` characters."""
@@ -172,7 +182,7 @@ class DeadLetterStore:
     def entries(self, *, service: str | None = None, after_id: int = 0, limit: int = 100,
              include_replayed: bool = False) -> list[StoredDeadLetter]:
         """Dead letters oldest first, optionally of one service (prefix match on 'analytics' etc.)."""
-        sql = "SELECT id, service, topic, payload, reason, received, replayed FROM deadletters WHERE id > ?"
+        sql = f"SELECT {_COLUMNS} FROM deadletters WHERE id > ?"
         args: list[object] = [after_id]
         if service is not None:
             sql += _SERVICE_IS
@@ -183,8 +193,7 @@ class DeadLetterStore:
         args.append(limit)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [StoredDeadLetter(r[0], r[1], r[2], bytes(r[3]), r[4], datetime.fromisoformat(r[5]),
-                                 datetime.fromisoformat(r[6]) if r[6] else None) for r in rows]
+        return [_letter(r) for r in rows]
 
     def get(self, ids: Sequence[int]) -> list[StoredDeadLetter]:
         """The dead letters with these ids (replayed or not), in id order."""
@@ -194,10 +203,9 @@ class DeadLetterStore:
             marks = ",".join("?" * len(chunk))
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT id, service, topic, payload, reason, received, replayed FROM deadletters "
+                    f"SELECT {_COLUMNS} FROM deadletters "
                     f"WHERE id IN ({marks}) ORDER BY id", list(chunk)).fetchall()
-            found += [StoredDeadLetter(r[0], r[1], r[2], bytes(r[3]), r[4], datetime.fromisoformat(r[5]),
-                                       datetime.fromisoformat(r[6]) if r[6] else None) for r in rows]
+            found += [_letter(r) for r in rows]
         return found
 
     def mark_replayed(self, ids: Sequence[int], at: datetime) -> None:
@@ -205,9 +213,9 @@ class DeadLetterStore:
         with self._tx() as db:
             db.executemany("UPDATE deadletters SET replayed = ? WHERE id = ?", [(at.isoformat(), i) for i in ids])
 
-    def count(self, *, service: str | None = None, include_replayed: bool = False) -> int:
-        """How many are kept (of one service; not yet replayed unless asked)."""
-        sql = "SELECT count(*) FROM deadletters WHERE 1=1"
+    def count(self, *, service: str | None = None, include_replayed: bool = False, messages: bool = False) -> int:
+        """How many are kept (of one service; not yet replayed unless asked); `messages`: with their repeats."""
+        sql = f"SELECT {'coalesce(sum(1 + repeats), 0)' if messages else 'count(*)'} FROM deadletters WHERE 1=1"
         args: list[object] = []
         if service is not None:
             sql += _SERVICE_IS
