@@ -5,6 +5,22 @@ and this runner does the I/O around it with the one stream consumer (twin/consum
 a shared MQTT subscription on telemetry, decoding checked against the plant, writing the
 output's line-protocol points to InfluxDB and publishing its alert events. Messages are
 acknowledged only after their points are written, as in ingest.
+
+State that survives a restart (kill -9 included): an analytic that is also `Checkpointed`
+is restored from its last snapshot when the runner starts (`analytics/state.py`), and after
+every batch the runner saves a new snapshot — after the batch's points are written and its
+events published, before the broker is acknowledged. A crash anywhere in between is safe:
+
+- before the snapshot: the broker redelivers the batch and the analytic, restored to the
+  state before it, processes it again — the same points at the same times and tags,
+  which InfluxDB overwrites; events are sent again (at least once, like every event);
+- after the snapshot, before the acknowledgement: the batch is redelivered to a state that
+  already holds it, and every analytic ignores readings at or before the last source time
+  it used for that signal, so nothing is counted twice.
+
+Points are written *before* the snapshot on purpose: the other order would lose the
+points of a batch whose snapshot was saved just before a crash (the redelivery is then
+ignored as already processed, and nobody writes its points).
 """
 
 from __future__ import annotations
@@ -14,8 +30,10 @@ import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+from analytics.state import SnapshotError, StateStore, StateStoreError, state_path
 from twin import decoders, topics
 from twin.backoff import Backoff
 from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_endpoint
@@ -59,6 +77,26 @@ class Analytic(Protocol):
         ...
 
 
+@runtime_checkable
+class Checkpointed(Protocol):
+    """An analytic whose state survives a restart: `AnalyticRunner` restores it and checkpoints it after each batch.
+
+    `snapshot()` is the whole state as bytes (`analytics.state.encode_snapshot`: versioned);
+    `restore(data)` puts it back into an analytic built from the current plant file, taking
+    what still fits it. `restore` raises `analytics.state.SnapshotError` for data it cannot
+    use and must then leave the analytic as it was (the runner starts it fresh). Both run in
+    a worker thread, never at the same time as `process`.
+    """
+
+    def snapshot(self) -> bytes:
+        """The analytic's state, versioned."""
+        ...
+
+    def restore(self, data: bytes) -> None:
+        """Continue from a snapshot; SnapshotError (analytic unchanged) when it does not fit."""
+        ...
+
+
 class AnalyticRunner:
     """Runs one analytic on the telemetry stream (a `twin.consumer.StreamConsumer`); `run()` until cancelled.
 
@@ -67,15 +105,23 @@ class AnalyticRunner:
     Once a batch is processed its results are written and published with retries for as
     long as the database or broker is away: processing again would count the same
     readings twice, so only the I/O is repeated.
+
+    With `state_path` (an `analytics.state.StateStore` file) and a `Checkpointed` analytic,
+    the state is restored at start and saved after each batch, before the acknowledgement
+    (module docstring); a snapshot that cannot be restored is logged and the analytic starts
+    fresh. Snapshots are keyed by the analytic's name and `instance`.
     """
 
     def __init__(self, analytic: Analytic, *, mqtt_endpoint: MqttEndpoint, influx: InfluxDB,
                  plant: Plant | None = None, deadletters: DeadLetterStore | None = None,
                  mqtt_username: str | None = None, mqtt_password: str | None = None,
-                 instance: str = "1", site: str = "+") -> None:
+                 instance: str = "1", site: str = "+", state_path: Path | None = None) -> None:
         self.analytic = analytic
         self.influx = influx
         self.site = site
+        self.instance = instance
+        self.state_path = state_path
+        self._state: StateStore | None = None
         self.stats = Stats(f"analytics.{analytic.name}")
         self.client = MqttClient(
             endpoint=mqtt_endpoint, client_id=f"twin-analytics-{analytic.name}-{instance}",
@@ -92,9 +138,43 @@ class AnalyticRunner:
         self.ready = self.consumer.ready
 
     async def run(self) -> None:
-        """Consume telemetry, process, write, publish, acknowledge."""
-        async with self.client:
-            await self.consumer.run()
+        """Restore the analytic's checkpoint (if any), then consume telemetry, process, write, publish, acknowledge."""
+        if self.state_path is None or not isinstance(self.analytic, Checkpointed):
+            async with self.client:
+                await self.consumer.run()
+            return
+        store = await asyncio.to_thread(StateStore, self.state_path)
+        try:
+            await asyncio.to_thread(self._restore, store, self.analytic)
+            self._state = store
+            async with self.client:
+                await self.consumer.run()
+        finally:
+            self._state = None
+            store.close()
+
+    def _restore(self, store: StateStore, analytic: Checkpointed) -> None:
+        name = self.analytic.name
+        data = store.load(name, self.instance)
+        if data is None:
+            log.info("analytics %s (instance %s): no checkpoint in %s, starting fresh", name, self.instance,
+                     store.path)
+            return
+        try:
+            analytic.restore(data)
+        except SnapshotError as exc:
+            log.warning("analytics %s (instance %s): checkpoint not restored, starting fresh: %s", name,
+                        self.instance, exc)
+            self.stats.count("checkpoint_refused")
+            return
+        except Exception:  # a bug in restore must not keep the service down: fresh state, loudly
+            log.exception("analytics %s (instance %s): restoring the checkpoint failed, starting fresh", name,
+                          self.instance)
+            self.stats.count("checkpoint_refused")
+            return
+        log.info("analytics %s (instance %s): resumed from its checkpoint (%d bytes)", name, self.instance,
+                 len(data))
+        self.stats.count("checkpoint_restored")
 
     def _decode(self, message: Message) -> Decoded[list[Reading]]:
         decoded = self._telemetry(message)
@@ -108,8 +188,37 @@ class AnalyticRunner:
         await self._write(output.lines)
         for event in output.events:
             await self._publish(event)
+        await self._checkpoint()
         self.stats.count("points", len(output.lines))
         self.stats.count("events", len(output.events))
+
+    async def _checkpoint(self) -> None:
+        """Save the state after a batch, before it is acknowledged; wait out a failing disk."""
+        store, analytic = self._state, self.analytic
+        if store is None or not isinstance(analytic, Checkpointed):
+            return
+        try:
+            data = await asyncio.to_thread(analytic.snapshot)
+        except Exception:
+            # A bug in snapshot(): raising here would make the consumer process the batch
+            # again message by message (counting it twice). Run on, unpersisted, loudly.
+            log.exception("analytics %s: snapshot failed; this batch is not checkpointed", analytic.name)
+            self.stats.count("checkpoint_errors")
+            return
+        backoff = Backoff(base_s=0.5, cap_s=30)
+        while True:
+            try:
+                await asyncio.to_thread(store.save, analytic.name, self.instance, data)
+                break
+            except StateStoreError as exc:
+                # Acknowledging without the checkpoint would let a crash lose these readings
+                # from the state for good: hold the batch until the disk takes it.
+                self.stats.count("checkpoint_retries")
+                delay = backoff.next_delay()
+                log.warning("analytics %s: checkpoint not saved (%s); retrying in %.1f s", analytic.name, exc, delay)
+                await asyncio.sleep(delay)
+        self.stats.count("checkpoints")
+        self.stats.gauge("checkpoint_bytes", len(data))
 
     async def _write(self, lines: list[str]) -> None:
         backoff = Backoff(base_s=0.5, cap_s=30)
@@ -143,9 +252,10 @@ class AnalyticRunner:
 
 def analytic_runner(settings: Settings, plant: Plant, analytic: Analytic, db: InfluxDB, *,
                     deadletters: DeadLetterStore, instance: str = "1") -> AnalyticRunner:
-    """A runner for one streaming analytic (SPC, PdM, energy) writing to `db`."""
+    """A runner for one streaming analytic (SPC, PdM, energy) writing to `db`, checkpointed under the state folder."""
     return AnalyticRunner(analytic, mqtt_endpoint=mqtt_endpoint(settings), influx=db, plant=plant,
-                          deadletters=deadletters, **mqtt_credentials(settings), instance=instance)
+                          deadletters=deadletters, **mqtt_credentials(settings), instance=instance,
+                          state_path=state_path(settings.state_dir))
 
 
 async def run_analytics(settings: Settings, plant: Plant, analytics: Sequence[Analytic], *,

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from analytics.energy.errors import ConfigError
 from analytics.energy.intervals import EnergyInterval, IntervalKind, require_aware
@@ -94,6 +94,14 @@ class CounterIntegrator:
         """The last accepted (UTC timestamp, counter kWh), or None before the first reading."""
         return self._last
 
+    def dump_state(self) -> dict[str, Any]:
+        """The last reading, JSON-able: where the next interval starts after a restart (no gap, no double count)."""
+        return {"last": _last_state(self._last)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        self._last = _last_from(state["last"])
+
     def update(self, ts: datetime, counter_kwh: float) -> EnergyInterval | None:
         """Take one reading; return the interval since the previous reading, or None."""
         ts = require_aware(ts)
@@ -144,6 +152,14 @@ class PowerIntegrator:
         """The last accepted (UTC timestamp, power kW), or None before the first reading."""
         return self._last
 
+    def dump_state(self) -> dict[str, Any]:
+        """The last sample, JSON-able."""
+        return {"last": _last_state(self._last)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        self._last = _last_from(state["last"])
+
     def update(self, ts: datetime, power_kw: float) -> EnergyInterval | None:
         """Take one power sample; return the interval since the previous sample, or None."""
         ts = require_aware(ts)
@@ -162,6 +178,14 @@ class PowerIntegrator:
             return EnergyInterval(prev_ts, ts, trapezoid_kwh)
         energy_kwh = trapezoid_kwh if self.gap_policy == "trapezoid" else 0.0
         return EnergyInterval(prev_ts, ts, energy_kwh, kind=IntervalKind.GAP, gap=True, estimated=True)
+
+
+def _last_state(last: tuple[datetime, float] | None) -> list[Any] | None:
+    return [last[0].isoformat(), last[1]] if last is not None else None
+
+
+def _last_from(s: list[Any] | None) -> tuple[datetime, float] | None:
+    return (require_aware(datetime.fromisoformat(s[0])), float(s[1])) if s is not None else None
 
 
 def energy_from_counter(samples: Iterable[tuple[datetime, float]],

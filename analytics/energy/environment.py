@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from analytics.energy.config import EnvironmentLimitConfig
 from twin.events import AlertEvent, EventState, Severity
@@ -39,6 +39,25 @@ class EnvironmentMonitor:
         for cfg in limits:
             path = paths[cfg.asset]
             self._watches.setdefault((str(path), cfg.signal), []).append(_Watch(cfg, path))
+
+    def dump_state(self) -> list[dict[str, Any]]:
+        """Which limits are firing and the last source time used per watch, JSON-able."""
+        return [{"asset": str(w.path), "signal": w.config.signal, "config": w.config.model_dump(mode="json"),
+                 "firing": w.firing, "last_ts": w.last_ts.isoformat() if w.last_ts else None}
+                for ws in self._watches.values() for w in ws]
+
+    def load_state(self, state: list[dict[str, Any]]) -> None:
+        """Continue from `dump_state()`; watches whose limits changed in the plant file start afresh."""
+        saved = {(s["asset"], s["signal"], repr(s["config"])): s for s in state}
+        for (asset, signal), ws in self._watches.items():
+            for w in ws:
+                s = saved.get((asset, signal, repr(w.config.model_dump(mode="json"))))
+                if s is None:
+                    continue
+                if s["firing"] not in (None, "high", "low"):
+                    raise ValueError(f"environment limit state {s['firing']!r}")
+                w.firing = s["firing"]
+                w.last_ts = datetime.fromisoformat(s["last_ts"]) if s["last_ts"] else None
 
     def watches(self, reading: Reading) -> bool:
         """True when some limit applies to this reading's asset and signal."""

@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from analytics.energy.errors import ConfigError
 from analytics.energy.intervals import EnergyInterval, require_aware, split_at
@@ -131,6 +131,19 @@ class EpisodeDetector:
         """Start of the current episode, or None."""
         return self._start
 
+    def dump_state(self) -> dict[str, Any]:
+        """The episode in progress, JSON-able (what a checkpoint keeps)."""
+        return {"start": self._start.isoformat() if self._start else None,
+                "prev": [self._prev[0].isoformat(), self._prev[1]] if self._prev else None,
+                "energy_kwh": self._energy_kwh, "reported": self._reported}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        start = require_aware(datetime.fromisoformat(state["start"])) if state["start"] else None
+        prev = state["prev"]
+        self._prev = (require_aware(datetime.fromisoformat(prev[0])), float(prev[1])) if prev else None
+        self._start, self._energy_kwh, self._reported = start, float(state["energy_kwh"]), bool(state["reported"])
+
     def update(self, ts: datetime, active: bool, power_kw: float) -> list[Finding]:
         """Take one sample; return the findings it opens or closes."""
         ts = require_aware(ts)
@@ -167,6 +180,11 @@ class IdleWasteDetector:
         self.idle_states = idle_states
         self._episodes = EpisodeDetector(kind="idle_waste", asset=asset, min_duration_s=min_duration_s)
 
+    @property
+    def episodes(self) -> EpisodeDetector:
+        """The episode tracker (its `dump_state()` is this detector's)."""
+        return self._episodes
+
     def update(self, ts: datetime, power_kw: float, state: str) -> list[Finding]:
         """Take one (power, machine state) sample; return findings opened or closed."""
         active = state in self.idle_states and power_kw > self.standby_threshold_kw
@@ -179,6 +197,11 @@ class AirLeakDetector:
     def __init__(self, *, asset: str, loaded_threshold_kw: float, min_duration_s: float = 1800.0) -> None:
         self.loaded_threshold_kw = loaded_threshold_kw
         self._episodes = EpisodeDetector(kind="air_leak", asset=asset, min_duration_s=min_duration_s)
+
+    @property
+    def episodes(self) -> EpisodeDetector:
+        """The episode tracker (its `dump_state()` is this detector's)."""
+        return self._episodes
 
     def update(self, ts: datetime, compressor_power_kw: float, plant_producing: bool) -> list[Finding]:
         """Take one sample of compressor power and whether any line is producing."""

@@ -40,6 +40,18 @@ firing event when the condition starts and a cleared event when it ends:
   below the baseline's expectation; cleared by the next hour within the limit;
 - `energy:env:{signal}:high|low` — an environment limit crossed; cleared once back
   inside by the deadband (hysteresis).
+
+Restarts (`analytics.runtime.Checkpointed`): the snapshot holds each meter's last reading,
+its open hour and day buckets (exact partial sums), waste and air-leak episodes, baseline
+fit and parts not yet counted, the machine states, the gauges' part in progress, part
+counters and the environment limits' hysteresis. A restarted service takes the next
+interval from the last counter reading before the crash — no gap, nothing counted twice —
+and every input is idempotent by source time per signal (meter and part counters: not
+after their last reading; gauges: not at or before the last part counted; products: not
+before the last product reading; environment signals: not after their last reading;
+machine states: a change at a time already known replaces itself), so a batch
+redelivered after the checkpoint changes nothing. A meter whose configuration (or the
+plant's time zone) changed starts afresh.
 """
 
 from __future__ import annotations
@@ -63,6 +75,7 @@ from analytics.energy.stream import AssetEnergyTracker
 from analytics.runtime import Output
 from analytics.spc.config import CharacteristicSpc
 from analytics.spc.plugin import characteristic
+from analytics.state import SnapshotError, decode_snapshot, encode_snapshot, ts_in, ts_out, ts_req
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import to_line
 from twin.plant import Plant
@@ -77,6 +90,8 @@ SOURCE = "energy"
 PRODUCING_STATES = frozenset({"running", "execute", "producing"})
 #: An hour counts as complete for the baseline fit when this much of it was metered.
 COMPLETE_FRACTION = 0.99
+#: Version of `EnergyAnalytic.snapshot()`'s state; a snapshot of another version starts fresh.
+SNAPSHOT_VERSION = 1
 
 
 @dataclass
@@ -88,6 +103,7 @@ class _Gauge:
     limits: dict[str, CharacteristicSpc]
     product_signal: str | None
     product: str | None = None
+    product_ts: datetime | None = None  # source time of the product reading in force
     pending: tuple[datetime, bool] | None = None  # the part being read: (timestamp, good so far)
     done_ts: datetime | None = None  # timestamp of the last part counted
 
@@ -176,6 +192,8 @@ class EnergyAnalytic:
         if config is None:
             raise ValueError("the plant has no energy: section")
         self.config: EnergyConfig = config
+        self.plant = plant
+        self.factors = factors
         self.live = live
         table = (factors or FactorTable.load()).with_overrides(config.overrides())
         if config.tariff is not None:
@@ -270,6 +288,80 @@ class EnergyAnalytic:
         """Lines for every open period (on shutdown when `live` is off); the trackers forget them."""
         return [self._line(m, rec) for m in self._meters.values() for rec in m.tracker.flush()]
 
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Every meter's integration and rollups, episodes, baselines, states, parts, limits (`Checkpointed`)."""
+        meters = []
+        for (path, signal), m in self._meters.items():
+            b = m.baseline
+            meters.append({
+                "meter": path, "signal": signal, "config": self._meter_fingerprint(m),
+                "tracker": m.tracker.dump_state(), "pending_parts": m.pending_parts, "changed": m.changed,
+                "baseline": None if b is None else {"intercept": b.intercept_kwh_per_h, "slope": b.kwh_per_good_part,
+                                                    "reference": b.reference, "firing": b.firing},
+                "air_leak": m.air_leak.episodes.dump_state() if m.air_leak is not None else None,
+            })
+        gauges = [{"gauge": path, "product": g.product, "product_ts": ts_out(g.product_ts),
+                   "pending": [ts_out(g.pending[0]), g.pending[1]] if g.pending is not None else None,
+                   "done_ts": ts_out(g.done_ts)} for path, g in self._gauges.items()]
+        state = {"meters": meters, "gauges": gauges, "states": self._states,
+                 "state_hist": {k: [[ts_out(t), s] for t, s in h] for k, h in self._state_hist.items()},
+                 "parts_last": {k: [ts_out(t), v] for k, (t, v) in self._parts_last.items()},
+                 "environment": self._environment.dump_state()}
+        return encode_snapshot(self.name, SNAPSHOT_VERSION, state)
+
+    def restore(self, data: bytes) -> None:
+        """Continue from `snapshot()`; meters whose configuration changed start afresh (`Checkpointed`)."""
+        state = decode_snapshot(data, self.name, SNAPSHOT_VERSION)
+        fresh = EnergyAnalytic(self.plant, factors=self.factors, live=self.live)
+        try:
+            fresh._load(state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise SnapshotError(f"energy snapshot does not fit: {type(exc).__name__}: {exc}") from None
+        self._meters, self._gauges, self._part_counters = fresh._meters, fresh._gauges, fresh._part_counters
+        self._by_machine, self._environment = fresh._by_machine, fresh._environment
+        self._states, self._state_hist, self._parts_last = fresh._states, fresh._state_hist, fresh._parts_last
+
+    def _meter_fingerprint(self, m: _Meter) -> dict[str, Any]:
+        # The day buckets are local days: a new time zone cuts them elsewhere.
+        return {"meter": m.config.model_dump(mode="json"), "timezone": self.config.timezone,
+                "machine": str(m.machine)}
+
+    def _load(self, state: dict[str, Any]) -> None:
+        for s in state["meters"]:
+            m = self._meters.get((s["meter"], s["signal"]))
+            if m is None:
+                log.info("energy: meter %s %s is no longer configured; its saved state is dropped", s["meter"],
+                         s["signal"])
+                continue
+            if s["config"] != self._meter_fingerprint(m):
+                log.warning("energy: meter %s changed in the plant file since the checkpoint; it starts afresh "
+                            "(its open hour and day restart from the next reading)", m.path.asset)
+                continue
+            m.tracker.load_state(s["tracker"])
+            m.pending_parts, m.changed = float(s["pending_parts"]), bool(s["changed"])
+            if m.baseline is not None and s["baseline"] is not None:
+                b, sb = m.baseline, s["baseline"]
+                b.intercept_kwh_per_h = None if sb["intercept"] is None else float(sb["intercept"])
+                b.kwh_per_good_part = None if sb["slope"] is None else float(sb["slope"])
+                b.reference = [(float(e), float(p)) for e, p in sb["reference"]]
+                b.firing = bool(sb["firing"])
+            if m.air_leak is not None and s["air_leak"] is not None:
+                m.air_leak.episodes.load_state(s["air_leak"])
+        for s in state["gauges"]:
+            g = self._gauges.get(s["gauge"])
+            if g is None:
+                continue
+            g.product = None if s["product"] is None else str(s["product"])
+            g.product_ts = ts_in(s["product_ts"])
+            g.pending = (ts_req(s["pending"][0]), bool(s["pending"][1])) if s["pending"] is not None else None
+            g.done_ts = ts_in(s["done_ts"])
+        self._states = {str(k): str(v) for k, v in state["states"].items()}
+        self._state_hist = {str(k): [(ts_req(t), str(v)) for t, v in h] for k, h in state["state_hist"].items()}
+        self._parts_last = {str(k): (ts_req(t), float(v)) for k, (t, v) in state["parts_last"].items()}
+        self._environment.load_state(state["environment"])
+
     # -- inputs -------------------------------------------------------------------------------
 
     def _state_change(self, machine: str, ts: datetime, state: str) -> None:
@@ -299,7 +391,9 @@ class EnergyAnalytic:
 
     def _gauge_reading(self, gauge: _Gauge, r: Reading) -> None:
         if r.signal == gauge.product_signal:
-            gauge.product = r.value if isinstance(r.value, str) else gauge.product
+            # Not switched back by a redelivered (older) product reading.
+            if isinstance(r.value, str) and (gauge.product_ts is None or r.ts > gauge.product_ts):
+                gauge.product, gauge.product_ts = r.value, r.ts
             return
         if gauge.done_ts is not None and r.ts <= gauge.done_ts:
             return  # a part already counted (redelivery, or a late reading of it)

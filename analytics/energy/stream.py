@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from analytics.energy.counters import CounterIntegrator, CounterSettings, PowerIntegrator
 from analytics.energy.intervals import EnergyInterval
@@ -86,6 +86,25 @@ class AssetEnergyTracker:
     def flush(self) -> list[RollupRecord]:
         """Open (partial) buckets, to write now; a complete version overwrites them later."""
         return [r for acc in self._rollups for r in acc.flush()]
+
+    def dump_state(self) -> dict[str, Any]:
+        """The last reading, the open hour and day buckets and the waste episode, JSON-able.
+
+        (Not `snapshot()`, which is the open buckets as records for the live view.)
+        """
+        return {"kind": self.kind, "integrator": self._integrator.dump_state(),
+                "rollups": {acc.period: acc.dump_state() for acc in self._rollups},
+                "waste": self._waste.episodes.dump_state() if self._waste is not None else None}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of a tracker of the same kind."""
+        if state["kind"] != self.kind:
+            raise ValueError(f"state of a {state['kind']} meter for a {self.kind} meter")
+        self._integrator.load_state(state["integrator"])
+        for acc in self._rollups:
+            acc.load_state(state["rollups"][acc.period])
+        if self._waste is not None and state["waste"] is not None:
+            self._waste.episodes.load_state(state["waste"])
 
 
 def _with_product(ref: AssetRef, product: str) -> AssetRef:

@@ -32,8 +32,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+
+from analytics.state import pack_pairs, unpack_pairs
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,24 @@ class RollingMoments:
             self._st = self._stt = self._stx = 0.0
         elif self._evictions >= _REFRESH_EVERY:
             self._rebuild()
+
+    def dump_state(self) -> dict[str, Any]:
+        """The window's samples and running sums, JSON-able (the sums as they are, so features continue exactly)."""
+        return {"samples": pack_pairs(self._samples), "peak": pack_pairs(self._peak),
+                "ref_x": self._ref_x, "ref_t": self._ref_t, "s": list(self._s), "st": self._st, "stt": self._stt,
+                "stx": self._stx, "evictions": self._evictions}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        s = [float(v) for v in state["s"]]
+        if len(s) != 5:
+            raise ValueError("moment sums: need five")
+        self._samples = deque(unpack_pairs(state["samples"]))
+        self._peak = deque(unpack_pairs(state["peak"]))
+        self._ref_x = None if state["ref_x"] is None else float(state["ref_x"])
+        self._ref_t, self._s = float(state["ref_t"]), s
+        self._st, self._stt, self._stx = float(state["st"]), float(state["stt"]), float(state["stx"])
+        self._evictions = int(state["evictions"])
 
     def _accumulate(self, t: float, x: float, sign: float) -> None:
         if self._ref_x is None:
@@ -243,6 +264,14 @@ class _SpectrumBands:
         self._samples.append((t, energies))
         self._sum = energies.copy() if self._sum is None else self._sum + energies
 
+    def dump_state(self) -> dict[str, Any]:
+        return {"samples": [[t, e.tolist()] for t, e in self._samples],
+                "sum": self._sum.tolist() if self._sum is not None else None}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._samples = deque((float(t), np.asarray(e, dtype=float)) for t, e in state["samples"])
+        self._sum = np.asarray(state["sum"], dtype=float) if state["sum"] is not None else None
+
     def evict_before(self, t_min: float) -> None:
         while self._samples and self._samples[0][0] < t_min:
             _, e = self._samples.popleft()
@@ -289,6 +318,27 @@ class FeatureWindow:
     def latest_s(self) -> float:
         """Source time of the newest sample seen (epoch seconds)."""
         return self._latest_s
+
+    def dump_state(self) -> dict[str, Any]:
+        """Samples and sums of the window and where the next hop ends, JSON-able."""
+        return {"first_s": self._first_s, "next_emit_s": self._next_emit_s, "latest_s": self._latest_s,
+                "scalars": {k: m.dump_state() for k, m in self._scalars.items()},
+                "spectra": {k: b.dump_state() for k, b in self._spectra.items()}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of a window with the same spec, length and hop."""
+        scalars: dict[str, RollingMoments] = {}
+        for name, s in state["scalars"].items():
+            scalars[name] = RollingMoments()
+            scalars[name].load_state(s)
+        spectra: dict[str, _SpectrumBands] = {}
+        for name, s in state["spectra"].items():
+            spectra[name] = _SpectrumBands(self.spec.n_bands, self.spec.band_bins)
+            spectra[name].load_state(s)
+        self._first_s = None if state["first_s"] is None else float(state["first_s"])
+        self._next_emit_s = None if state["next_emit_s"] is None else float(state["next_emit_s"])
+        self._latest_s = float(state["latest_s"])
+        self._scalars, self._spectra = scalars, spectra
 
     def update(self, signal: str, ts: datetime | float, value: float | Sequence[float] | None) -> FeatureVector | None:
         """Add one reading; return the features of the window ending at a hop boundary when one is crossed.

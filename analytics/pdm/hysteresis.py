@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 NORMAL = "normal"
 
@@ -104,3 +105,15 @@ class AlertHysteresis:
     def reset(self) -> None:
         """Back to normal (e.g. after maintenance replaced the part)."""
         self._index, self._candidate, self._count = -1, -1, 0
+
+    def dump_state(self) -> dict[str, Any]:
+        """Level, candidate and dwell count, JSON-able (what a checkpoint keeps: a restart neither raises nor
+        clears an alert, and a streak towards a change goes on counting)."""
+        return {"index": self._index, "candidate": self._candidate, "count": self._count}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of a machine with the same levels."""
+        index, candidate, count = int(state["index"]), int(state["candidate"]), int(state["count"])
+        if not (-1 <= index < len(self.levels) and -1 <= candidate < len(self.levels) and 0 <= count < self.dwell):
+            raise ValueError(f"hysteresis state {state!r} does not fit {len(self.levels)} levels, dwell {self.dwell}")
+        self._index, self._candidate, self._count = index, candidate, count

@@ -22,6 +22,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -137,3 +138,17 @@ class RulTracker:
         self._t.clear()
         self._y.clear()
         self._last = None
+
+    def dump_state(self) -> dict[str, Any]:
+        """The degradation history, JSON-able."""
+        return {"t": list(self._t), "y": list(self._y)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`; the estimate is fitted again (it is a function of the history)."""
+        t, y = [float(v) for v in state["t"]], [float(v) for v in state["y"]]
+        if len(t) != len(y):
+            raise ValueError("degradation history: times and values differ in length")
+        self._t, self._y = deque(t, maxlen=self.max_points), deque(y, maxlen=self.max_points)
+        self._last = None
+        if len(self._t) >= self.min_points:
+            self._last = time_to_threshold(self._t, self._y, self.threshold, level=self.level)

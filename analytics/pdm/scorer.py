@@ -8,10 +8,12 @@ the log of the anomaly score (see `rul.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from analytics.pdm.features import FeatureVector
 from analytics.pdm.hysteresis import NORMAL, AlertHysteresis, Level
@@ -130,6 +132,22 @@ class AssetScorer:
             self._hysteresis = AlertHysteresis(levels=default_levels(model.info.failure_score), dwell=self.dwell)
             # Carry the level over so a reload does not re-raise or silently clear an alert.
             self._hysteresis.restore(level)
+
+    def dump_state(self) -> dict[str, Any]:
+        """Alert state, degradation history and the last result, JSON-able (the model is the registry's)."""
+        return {"hysteresis": self._hysteresis.dump_state(), "rul": self._rul.dump_state(),
+                "last": dataclasses.asdict(self._last) if self._last is not None else None}
+
+    def load_state(self, state: dict[str, Any], *, same_model: bool = True) -> None:
+        """Continue from `dump_state()`. With `same_model` False (the model file changed meanwhile) it goes on as
+        after `use_model`: the alert level carries over, the RUL history restarts."""
+        last = HealthResult(**state["last"]) if state["last"] is not None else None
+        if same_model:
+            self._hysteresis.load_state(state["hysteresis"])
+            self._rul.load_state(state["rul"])
+        else:
+            self._hysteresis.restore(int(state["hysteresis"]["index"]) + 1)
+        self._last = last
 
     def update(self, features: FeatureVector) -> HealthResult:
         """Score one window of features."""

@@ -17,11 +17,21 @@ around it (MQTT in, InfluxDB and the alerts topic out). Per asset with a `pdm:` 
 Everything runs on source time: windows, baselines and RUL follow the readings'
 timestamps, so a simulator at `--speed 100` gives the same results as real time. The
 only I/O is reading and writing model files.
+
+Restarts (`analytics.runtime.Checkpointed`): the snapshot holds each asset's feature
+window (samples and running sums), running gate and regime, the baseline windows being
+collected, the alert hysteresis (level and dwell streak), the RUL history and the alert
+bookkeeping, so a restarted service emits the same windows, scores and alerts as one that
+never stopped. A reading at or before the last source time of its signal is ignored (an
+at-least-once redelivery must not enter a window twice). When the asset's model file
+changed meanwhile, the alert level carries over and the RUL history restarts, as on a
+hot reload; an asset whose `pdm:` section changed starts afresh.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +50,7 @@ from analytics.pdm.plugin import pdm_config
 from analytics.pdm.scorer import AssetScorer, HealthResult
 from analytics.pdm.store import ModelRegistry, save_model
 from analytics.runtime import Output
+from analytics.state import SnapshotError, decode_snapshot, encode_snapshot, ts_in, ts_out
 from twin.errors import ConfigError
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import FieldValue, to_line
@@ -58,6 +69,8 @@ SEVERITY = {"warning": Severity.WARNING, "alarm": Severity.CRITICAL}
 # rarer ones (e.g. a kurtosis of a signal that is often constant) would leave too few
 # complete rows to fit on.
 _MIN_FEATURE_COVERAGE = 0.9
+#: Version of `PdmAnalytic.snapshot()`'s state; a snapshot of another version starts fresh.
+SNAPSHOT_VERSION = 1
 
 
 class AssetFeatures:
@@ -84,6 +97,20 @@ class AssetFeatures:
         self._full_n = 0.0
         self.skipped_windows = 0
         self.regime: str | None = None
+
+    def dump_state(self) -> dict[str, Any]:
+        """The running gate, the fill reference, the regime and the window, JSON-able."""
+        return {"running": self._running, "full_n": self._full_n, "skipped_windows": self.skipped_windows,
+                "regime": self.regime, "window": self.window.dump_state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of features of the same configuration."""
+        window = FeatureWindow(self.config.feature_spec(), window_s=self.config.window_s, hop_s=self.config.hop_s)
+        window.load_state(state["window"])
+        self._running, self._full_n = bool(state["running"]), float(state["full_n"])
+        self.skipped_windows = int(state["skipped_windows"])
+        self.regime = None if state["regime"] is None else str(state["regime"])
+        self.window = window
 
     @property
     def running(self) -> bool:
@@ -176,6 +203,7 @@ class _Asset:
     rul_announced: bool = False
     firing_kind: str = "health_warning"
     firing_severity: Severity = Severity.WARNING
+    last_ts: dict[str, datetime] = dataclasses.field(default_factory=dict)  # signal → last source time used
 
     @property
     def key(self) -> str:
@@ -211,10 +239,12 @@ class PdmAnalytic:
         self.min_fill = min_fill
         self.trim = trim
         self.on_result = on_result
+        self.asset_configs = dict(assets)
         self.registry = ModelRegistry(self.model_dir, check_interval_s=check_interval_s)
         self._assets = {path: _Asset(path, cfg, AssetFeatures(cfg, min_fill=min_fill)) for path, cfg in assets.items()}
         self._signals = {path: cfg.signals() for path, cfg in assets.items()}
         self.skipped_readings = 0
+        self.duplicates = 0  # readings at or before the last source time of their signal (redeliveries)
 
     def __repr__(self) -> str:
         return (f"PdmAnalytic({len(self._assets)} assets, {str(self.model_dir)!r}, "
@@ -247,6 +277,11 @@ class PdmAnalytic:
             a = self._assets.get(r.asset)
             if a is None or r.signal not in self._signals[r.asset]:
                 continue
+            last = a.last_ts.get(r.signal)
+            if last is not None and r.ts <= last:
+                self.duplicates += 1  # a redelivery (or a late sample): windows take each reading once
+                continue
+            a.last_ts[r.signal] = r.ts
             if r.signal == a.config.regime_signal:
                 if r.quality is Quality.GOOD and r.value is not None:
                     a.features.set_regime(r.value)
@@ -274,6 +309,78 @@ class PdmAnalytic:
             if fv is not None:
                 self._window(a, fv, out)
         return out
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Every asset's window, baseline collection, scorer and alert bookkeeping (`Checkpointed`)."""
+        assets = []
+        for path, a in self._assets.items():
+            scorer = None
+            if a.scorer is not None:
+                scorer = {"model": _info(a.scorer.model), "state": a.scorer.dump_state()}
+            assets.append({
+                "asset": str(path), "config": a.config.model_dump(mode="json"), "features": a.features.dump_state(),
+                "scorer": scorer,
+                "baselines": {k: [_fv_out(v) for v in vs] for k, vs in a.baselines.items()},
+                "last_event_s": a.last_event_s, "rul_announced": a.rul_announced, "firing_kind": a.firing_kind,
+                "firing_severity": a.firing_severity.value,
+                "last_ts": {k: ts_out(t) for k, t in a.last_ts.items()},
+            })
+        state = {"assets": assets, "skipped_readings": self.skipped_readings, "duplicates": self.duplicates}
+        return encode_snapshot(self.name, SNAPSHOT_VERSION, state)
+
+    def restore(self, data: bytes) -> None:
+        """Continue from `snapshot()`; assets whose `pdm:` section changed start afresh (`Checkpointed`)."""
+        state = decode_snapshot(data, self.name, SNAPSHOT_VERSION)
+        fresh = PdmAnalytic(self.asset_configs, self.model_dir, check_interval_s=self.check_interval_s,
+                            alert_refresh_s=self.alert_refresh_s, min_fill=self.min_fill, trim=self.trim,
+                            on_result=self.on_result)
+        fresh.registry = self.registry
+        try:
+            fresh._load(state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise SnapshotError(f"PdM snapshot does not fit: {type(exc).__name__}: {exc}") from None
+        self._assets = fresh._assets
+        self.skipped_readings, self.duplicates = fresh.skipped_readings, fresh.duplicates
+
+    def _load(self, state: dict[str, Any]) -> None:
+        by_name = {str(p): a for p, a in self._assets.items()}
+        for s in state["assets"]:
+            a = by_name.get(s["asset"])
+            if a is None:
+                log.info("PdM: %s is no longer monitored; its saved state is dropped", s["asset"])
+                continue
+            last_ts = {str(k): t for k, v in s["last_ts"].items() if (t := ts_in(v)) is not None}
+            if s["config"] != a.config.model_dump(mode="json"):
+                log.warning("PdM %s: its pdm: section changed since the checkpoint; its windows start afresh",
+                            a.path.asset)
+                a.last_ts = last_ts  # redeliveries stay ignored
+                continue
+            a.features.load_state(s["features"])
+            a.baselines = {str(k): [_fv_in(v) for v in vs] for k, vs in s["baselines"].items()}
+            a.last_event_s, a.rul_announced = float(s["last_event_s"]), bool(s["rul_announced"])
+            a.firing_kind, a.firing_severity = str(s["firing_kind"]), Severity(s["firing_severity"])
+            a.last_ts = last_ts
+            if s["scorer"] is not None:
+                a.scorer = self._scorer(a, s["scorer"])
+        self.skipped_readings, self.duplicates = int(state["skipped_readings"]), int(state["duplicates"])
+
+    def _scorer(self, a: _Asset, saved: dict[str, Any]) -> AssetScorer | None:
+        """The scorer of a restored asset, with the model the registry has now."""
+        key = str(saved["model"]["asset"])
+        model = self.registry.get(key)
+        if model is None:
+            log.warning("PdM %s: model %s is gone from %s; scoring waits for a new baseline", a.path.asset, key,
+                        self.model_dir)
+            return None
+        scorer = AssetScorer(model, dwell=a.config.dwell_windows)
+        same = _info(model) == saved["model"]
+        if not same:
+            log.info("PdM %s: model %s changed since the checkpoint (version %s → %d); alert level kept, "
+                     "RUL history restarted", a.path.asset, key, saved["model"].get("version"), model.info.version)
+        scorer.load_state(saved["state"], same_model=same)
+        return scorer
 
     # -- one window --------------------------------------------------------------------------
 
@@ -349,6 +456,21 @@ class PdmAnalytic:
         details["previous_state"] = result.previous_state
         return AlertEvent(asset=a.path, source=SOURCE, kind=kind, severity=severity, state=state, key=ALERT_KEY,
                           message=message, ts=datetime.fromtimestamp(result.ts_s, tz=UTC), details=details)
+
+
+def _info(model: BaselineModel) -> dict[str, Any]:
+    """A model's identity as JSON would give it back (tuples as lists), to tell whether it changed."""
+    info: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(model.info)))
+    return info
+
+
+def _fv_out(v: FeatureVector) -> dict[str, Any]:
+    return {"ts_s": v.ts_s, "values": dict(v.values), "n_samples": v.n_samples}
+
+
+def _fv_in(s: dict[str, Any]) -> FeatureVector:
+    return FeatureVector(ts_s=float(s["ts_s"]), values={str(k): float(x) for k, x in s["values"].items()},
+                         n_samples=int(s["n_samples"]))
 
 
 def pdm_assets(plant: Plant) -> dict[AssetPath, PdmAssetConfig]:

@@ -20,6 +20,12 @@ Formulas (Montgomery, *Introduction to Statistical Quality Control*, 7th ed.):
 - p: p̄ ± L·√(p̄(1−p̄)/n_i); np: n·p̄ ± L·√(n·p̄(1−p̄)); c: c̄ ± L·√c̄; u: ū ± L·√(ū/n_i);
   negative lower limits are set to 0 (§7.2, §7.3).
 
+State: every chart's history (point count, run-rule counters, the last value, a partial
+subgroup, the EWMA statistic, the CUSUM sums) is `dump_state()`, a JSON-able dict, and
+`load_state(state)` continues from it exactly; the parameters are not in it (they come
+from the constructor, i.e. the plant file and the frozen limits). The streaming service
+checkpoints it so a restarted chart goes on as if it had never stopped.
+
 Run rules (`analytics.spc.rules`) are applied to Shewhart-type location and attributes
 charts. They are *not* applied to EWMA or CUSUM statistics, whose successive values are
 autocorrelated by construction, which voids the run-rule false-alarm rates (Montgomery
@@ -40,6 +46,7 @@ from analytics.spc.constants import factors
 from analytics.spc.errors import SpcConfigError, SpcDataError
 from analytics.spc.points import ChartPoint, Violation
 from analytics.spc.rules import RuleChecker, parse_rules
+from analytics.state import ts_in, ts_out
 
 CHART_RULES: dict[str, str] = {
     "ewma_limits": "EWMA statistic beyond its control limits",
@@ -64,6 +71,14 @@ class Chart(Protocol):
 
     def clone(self) -> Chart:
         """A fresh chart with the same parameters and no history."""
+        ...
+
+    def dump_state(self) -> dict[str, Any]:
+        """The chart's history as a JSON-able dict (not its parameters)."""
+        ...
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of a chart with the same parameters."""
         ...
 
 
@@ -126,6 +141,15 @@ class _Shewhart(_Params):
         """The run rules in force on the location chart."""
         return self._rule_ids
 
+    def dump_state(self) -> dict[str, Any]:
+        """Point count and run-rule state (subclasses add theirs)."""
+        return {"count": self._count, "rules": self._checker.dump_state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        self._count = int(state["count"])
+        self._checker.load_state(state["rules"])
+
     def _point(self, statistic: float, center: float, sigma: float, lcl: float | None, ucl: float | None,
                ts: datetime | None, size: float = 1.0, dispersion: ChartPoint | None = None) -> ChartPoint:
         index = self._count
@@ -175,6 +199,15 @@ class IndividualsChart(_Shewhart):
         self._mr_lcl = max(0.0, (f.d2 - L * f.d3) * self.sigma)
         self._mr_ucl = (f.d2 + L * f.d3) * self.sigma
         self._last: float | None = None
+
+    def dump_state(self) -> dict[str, Any]:
+        """Point count, run-rule state and the last value (for the next moving range)."""
+        return {**super().dump_state(), "last": self._last}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        super().load_state(state)
+        self._last = None if state["last"] is None else float(state["last"])
 
     @property
     def lcl(self) -> float:
@@ -241,6 +274,18 @@ class _SubgroupChart(_Shewhart):
     def pending(self) -> int:
         """Measurements buffered towards the next subgroup."""
         return len(self._buffer)
+
+    def dump_state(self) -> dict[str, Any]:
+        """Point count, run-rule state and the partly filled subgroup."""
+        return {**super().dump_state(), "buffer": list(self._buffer)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        buffer = [float(v) for v in state["buffer"]]
+        if len(buffer) >= self.n:
+            raise SpcDataError(f"a partial subgroup of {len(buffer)} values for subgroups of {self.n}")
+        super().load_state(state)
+        self._buffer = buffer
 
     def discard_pending(self) -> int:
         """Drop a partly filled subgroup (a product changeover ends it); return how many values were dropped."""
@@ -335,6 +380,14 @@ class EwmaChart(_Params):
         self._z = self.mean
         self._decay_i = 1.0
 
+    def dump_state(self) -> dict[str, Any]:
+        """Point count, z_i and (1−λ)^(2i) (kept as the running product, so exact limits continue bit for bit)."""
+        return {"count": self._count, "z": self._z, "decay_i": self._decay_i}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        self._count, self._z, self._decay_i = int(state["count"]), float(state["z"]), float(state["decay_i"])
+
     def update(self, value: float, ts: datetime | None = None, *, size: float | None = None) -> ChartPoint:
         """Add one measurement; return the EWMA point with its (exact or asymptotic) limits."""
         index = self._count
@@ -408,6 +461,18 @@ class CusumChart(_Params):
         self._cp = self._cm = self.headstart * self._H
         self._run_p: list[tuple[int, datetime | None]] = []
         self._run_m: list[tuple[int, datetime | None]] = []
+
+    def dump_state(self) -> dict[str, Any]:
+        """Point count, C⁺, C⁻ and the points since each sum left zero."""
+        return {"count": self._count, "cp": self._cp, "cm": self._cm,
+                "run_p": [[i, ts_out(t)] for i, t in self._run_p], "run_m": [[i, ts_out(t)] for i, t in self._run_m]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        run_p = [(int(i), ts_in(t)) for i, t in state["run_p"]]
+        run_m = [(int(i), ts_in(t)) for i, t in state["run_m"]]
+        self._count, self._cp, self._cm = int(state["count"]), float(state["cp"]), float(state["cm"])
+        self._run_p, self._run_m = run_p, run_m
 
     def update(self, value: float, ts: datetime | None = None, *, size: float | None = None) -> ChartPoint:
         """Add one measurement; return the point (statistic C⁺, statistic_lower C⁻, limits ±H)."""

@@ -1,4 +1,4 @@
-"""`twin spc`: control-chart analysis of a CSV file and ARL simulation, for quality engineers.
+"""`twin spc`: CSV chart analysis, ARL simulation, the streaming service and its stored limits (`limits`).
 
 The group is registered in twin/cli.py; on its own: `python -c "from analytics.spc.cli import spc; spc()" ...`.
 Human output uses rich tables; `--json` prints one JSON object on stdout instead.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -16,11 +18,25 @@ from rich.table import Table
 
 from analytics.spc.analysis import Analysis, analyze
 from analytics.spc.arl import ArlResult, simulate_arl
+from analytics.spc.config import CharacteristicSpc
 from analytics.spc.csvdata import read_samples
 from analytics.spc.errors import SpcConfigError, SpcDataError, SpcError
-from analytics.spc.phase1 import CHART_KINDS, ChartSpec
+from analytics.spc.phase1 import ATTRIBUTES_CHARTS, CHART_KINDS, ChartSpec
 from analytics.spc.points import ChartPoint, Estimate
 from analytics.spc.rules import parse_rules
+from analytics.spc.store import (
+    LimitsKey,
+    LimitsRecord,
+    LimitsStore,
+    SpcStoreError,
+    StoredLimits,
+    compatible,
+    limits_path,
+    location_limits,
+    make_record,
+    manual_limits,
+)
+from twin.topics import AssetPath
 
 _MAX_VIOLATION_ROWS = 40
 
@@ -283,8 +299,10 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
     """Run the SPC streaming service on its own: gauge measurements → chart points, capability, alerts.
 
     Charts every signal with an `spc:` section in the plant file (TWIN_MQTT_URL,
-    TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are). Stops
-    cleanly on Ctrl-C or SIGTERM.
+    TWIN_INFLUX_URL and TWIN_INFLUX_DB say where the broker and database are). Frozen
+    limits are kept in $TWIN_STATE_DIR/spc-limits.sqlite (see `twin spc limits`) and every
+    chart's state in $TWIN_STATE_DIR/analytics-state.sqlite, so a restart (even after
+    kill -9) continues the charts without a new Phase I. Stops cleanly on Ctrl-C or SIGTERM.
     """
     from analytics.runtime import run_analytics
     from analytics.spc.service import build_spc
@@ -292,10 +310,277 @@ def run_cmd(plant_path: str | None, instance: str, capability_every: int, clear_
 
     settings = load_settings()
     plant = load_plant_file(plant_path, settings)
-    analytic = build_spc(plant, capability_every=capability_every, clear_after=clear_after)
+    analytic = build_spc(plant, capability_every=capability_every, clear_after=clear_after,
+                         limits=LimitsStore(limits_path(settings.state_dir)),
+                         actor=f"twin spc run --instance {instance}")
     if analytic is None:
         raise click.ClickException("no signal in the plant file has an spc: section")
     Console().print(f"spc running on {', '.join(analytic.characteristics)}")
     run_service(run_analytics(settings, plant, [analytic], instance=instance))
     Console(stderr=True).print(f"[dim]spc stopped; skipped {analytic.skipped}, "
                                f"duplicates ignored {analytic.duplicates}[/]")
+
+
+# -- twin spc limits ------------------------------------------------------------------------
+
+LIMITS_HELP = """The frozen control limits the SPC service charts against, and their audit trail.
+
+\b
+The service freezes a chart's limits after its Phase I baseline and stores them with the
+data they came from; after a restart it charts against them (no new Phase I). A quality
+engineer can fix them by hand (`set`) or forget them (`reset`: a new Phase I on the next
+data); every change is recorded with who, when and why (`show` lists the history). A
+running service takes a change within seconds. Limits given in the plant file
+(`center`/`sigma` in the spc: section) are not stored here: change them there.
+
+\b
+CHARACTERISTIC is ASSET/SIGNAL, e.g. gauge-cnc-01/bore_diameter_mm; --product names the
+product when the asset has a product signal. The file is $TWIN_STATE_DIR/spc-limits.sqlite.
+
+\b
+  twin spc limits list
+  twin spc limits show gauge-cnc-01/bore_diameter_mm
+  twin spc limits set gauge-cnc-01/bore_diameter_mm --center 20.0 --sigma 0.003 --by "J. Wang" --reason "MSA 2026-11"
+  twin spc limits set gauge-cnc-01/length_mm --cl 50 --ucl 50.03 --lcl 49.97 --by "J. Wang" --reason "customer spec"
+  twin spc limits reset gauge-cnc-01/bore_diameter_mm --by "J. Wang" --reason "new spindle, re-baseline"
+"""
+
+
+@dataclass(frozen=True)
+class _Charted:
+    """A characteristic of the plant file that the SPC service charts."""
+
+    path: AssetPath
+    name: str
+    config: CharacteristicSpc
+    has_products: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.asset}/{self.name}"
+
+    def key(self, product: str | None) -> LimitsKey:
+        return LimitsKey(str(self.path), self.name, product)
+
+
+def _charted(plant_path: str | None) -> tuple[list[_Charted], LimitsStore]:
+    from analytics.spc.plugin import characteristic
+    from twin.clirun import load_plant_file, load_settings
+
+    settings = load_settings()
+    plant = load_plant_file(plant_path, settings)
+    out = []
+    for path, asset in plant.assets():
+        for name, signal in asset.signals.items():
+            cfg = characteristic(signal)
+            if cfg is not None:
+                out.append(_Charted(path, name, cfg, asset.product_signal is not None))
+    return out, LimitsStore(limits_path(settings.state_dir))
+
+
+def _find(charted: list[_Charted], text: str, product: str | None) -> _Charted:
+    parts = text.strip().strip("/").split("/")
+    found = None
+    if len(parts) >= 2:
+        asset, name = "/".join(parts[:-1]), parts[-1]
+        found = next((c for c in charted if c.name == name and asset in (c.path.asset, str(c.path))), None)
+    if found is None:
+        known = ", ".join(c.label for c in charted) or "none (no signal has an spc: section)"
+        raise click.ClickException(f"unknown characteristic {text!r} (give ASSET/SIGNAL); charted: {known}")
+    if product is not None and not found.has_products:
+        raise click.ClickException(f"{found.path.asset} names no product (it has no product_signal); omit --product")
+    return found
+
+
+def _known(c: _Charted, product: str | None) -> bool:
+    cfg = c.config.for_product(product)
+    return cfg.center is not None and (cfg.chart in ATTRIBUTES_CHARTS or cfg.sigma is not None)
+
+
+def _in_force(c: _Charted, stored: StoredLimits) -> tuple[float | None, float | None, float | None] | None:
+    """CL, LCL, UCL the stored limits give with the plant file's chart design now (None: not usable)."""
+    cfg = c.config.for_product(stored.key.product)
+    if not compatible(stored.record, cfg):
+        return None
+    try:
+        return location_limits(cfg, stored.record.limits())
+    except SpcError:
+        return None
+
+
+def _where(r: LimitsRecord) -> str:
+    if r.source != "estimated":
+        return "set by hand"
+    first = r.first_ts.isoformat() if r.first_ts else "?"
+    last = r.last_ts.isoformat() if r.last_ts else "?"
+    return f"Phase I on {r.points} points ({r.samples} measurements), {first} to {last}"
+
+
+def _at(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@spc.group(name="limits", help=LIMITS_HELP)
+def limits_group() -> None:
+    pass
+
+
+_plant_option = click.option("--plant", "plant_path", type=click.Path(dir_okay=False), default=None,
+                             help="Plant file (default: $TWIN_PLANT_FILE or examples/plant.yaml).")
+_product_option = click.option("--product", default=None, help="The product (assets with a product signal).")
+
+
+@limits_group.command(name="list")
+@_plant_option
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def limits_list(plant_path: str | None, as_json: bool) -> None:
+    """Every charted characteristic and the limits in force for it."""
+    charted, store = _charted(plant_path)
+    try:
+        stored = store.all()
+    except SpcStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows: list[dict[str, Any]] = []
+    for c in charted:
+        mine = [s for s in stored if s.key.asset == str(c.path) and s.key.characteristic == c.name]
+        for s in mine:
+            force = _in_force(c, s)
+            rows.append({"characteristic": c.label, "product": s.key.product, "chart": s.record.chart,
+                         "status": s.record.source if force is not None else "not used (chart changed)",
+                         "center": s.record.center, "sigma": s.record.sigma,
+                         "cl": force[0] if force else None, "lcl": force[1] if force else None,
+                         "ucl": force[2] if force else None, "revision": s.revision, "action": s.action,
+                         "at": s.at.isoformat(), "by": s.by})
+        if not any(s.key.product is None for s in mine):
+            cfg = c.config
+            status = "plant file" if _known(c, None) else "none yet (Phase I)"
+            rows.append({"characteristic": c.label, "product": None, "chart": cfg.chart, "status": status,
+                         "center": cfg.center, "sigma": cfg.sigma, "cl": None, "lcl": None, "ucl": None,
+                         "revision": None, "action": None, "at": None, "by": None})
+    if as_json:
+        click.echo(json.dumps(_clean(rows), indent=2))
+        return
+    table = Table(title=f"SPC limits ({store.path})")
+    for col in ("characteristic", "chart", "limits", "CL", "LCL", "UCL", "σ", "changed"):
+        table.add_column(col)
+    for r in rows:
+        changed = f"rev {r['revision']}, {r['by']}, {_at(datetime.fromisoformat(r['at']))}" if r["at"] else ""
+        table.add_row(r["characteristic"] + (f" [{r['product']}]" if r["product"] else ""), r["chart"], r["status"],
+                      _fmt(r["cl"] if r["cl"] is not None else r["center"]), _fmt(r["lcl"]), _fmt(r["ucl"]),
+                      _fmt(r["sigma"]), changed)
+    Console().print(table)
+
+
+@limits_group.command(name="show")
+@click.argument("characteristic_id", metavar="CHARACTERISTIC")
+@_product_option
+@_plant_option
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of tables")
+def limits_show(characteristic_id: str, product: str | None, plant_path: str | None, as_json: bool) -> None:
+    """The limits in force for one characteristic (and product), with their history."""
+    charted, store = _charted(plant_path)
+    c = _find(charted, characteristic_id, product)
+    key = c.key(product)
+    try:
+        stored, history = store.get(key), store.history(key)
+    except SpcStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    force = _in_force(c, stored) if stored is not None else None
+    if as_json:
+        click.echo(json.dumps(_clean({
+            "characteristic": c.label, "product": product, "known": _known(c, product),
+            "limits": stored.as_dict() if stored is not None else None,
+            "in_force": dict(zip(("cl", "lcl", "ucl"), force, strict=True)) if force is not None else None,
+            "history": [h.as_dict() for h in history]}), indent=2))
+        return
+    title = key.label.replace(str(c.path), c.path.asset)
+    if _known(c, product):
+        cfg = c.config.for_product(product)
+        click.echo(f"{title}: limits from the plant file: centre {_fmt(cfg.center)}"
+                      + (f", σ {_fmt(cfg.sigma)}" if cfg.sigma is not None else ""))
+    elif stored is None:
+        click.echo(f"{title}: no limits stored; the SPC service estimates them in Phase I from its next "
+                      f"{c.config.for_product(product).baseline_points} chart points")
+    else:
+        r = stored.record
+        click.echo(f"{title}: {r.chart} chart, centre {_fmt(r.center)}"
+                      + (f", σ {_fmt(r.sigma)}" if r.sigma is not None else "")
+                      + (f"; CL {_fmt(force[0])}, LCL {_fmt(force[1])}, UCL {_fmt(force[2])}" if force else
+                         "; not used: the plant file now has another chart or subgroup size"))
+        click.echo(f"{_where(r)}; revision {stored.revision}: {stored.action} by {stored.by} at "
+                      f"{_at(stored.at)} ({stored.reason})")
+    if not history:
+        return
+    table = Table(title="history")
+    for col in ("rev", "at", "action", "by", "reason", "centre", "σ", "CL", "LCL", "UCL"):
+        table.add_column(col)
+    for h in history:
+        r2 = h.record
+        table.add_row(str(h.id), _at(h.at), h.action, h.by, h.reason,
+                      *(("",) * 5 if r2 is None else
+                        (_fmt(r2.center), _fmt(r2.sigma), _fmt(r2.cl), _fmt(r2.lcl), _fmt(r2.ucl))))
+    Console().print(table)
+
+
+@limits_group.command(name="set")
+@click.argument("characteristic_id", metavar="CHARACTERISTIC")
+@_product_option
+@click.option("--center", type=float, help="process mean (p, c, u: the standard p̄, c̄, ū)")
+@click.option("--sigma", type=float, help="within-subgroup process σ (variables charts)")
+@click.option("--cl", type=float, help="centre line of the location chart (with --ucl and --lcl)")
+@click.option("--ucl", type=float, help="upper control limit of the location chart")
+@click.option("--lcl", type=float, help="lower control limit of the location chart")
+@click.option("--by", "by", required=True, help="who makes the change (recorded)")
+@click.option("--reason", required=True, help="why (recorded)")
+@_plant_option
+def limits_set(characteristic_id: str, product: str | None, center: float | None, sigma: float | None,
+               cl: float | None, ucl: float | None, lcl: float | None, by: str, reason: str,
+               plant_path: str | None) -> None:
+    """Fix the limits of a characteristic by hand: the estimate (--center, --sigma) or CL, UCL and LCL.
+
+    With one of --center/--sigma alone the other is kept from the stored limits. The
+    chart restarts against the new limits (its run rules, EWMA and CUSUM from scratch).
+    """
+    charted, store = _charted(plant_path)
+    c = _find(charted, characteristic_id, product)
+    if _known(c, product):
+        raise click.ClickException(f"{c.label}: its limits come from the plant file (center/sigma in its spc: "
+                                   "section); change them there")
+    cfg = c.config.for_product(product)
+    key = c.key(product)
+    try:
+        current = store.get(key)
+        compatible_current = current.record if current is not None and compatible(current.record, cfg) else None
+        limits = manual_limits(cfg, center=center, sigma=sigma, cl=cl, ucl=ucl, lcl=lcl, current=compatible_current)
+        stored = store.put(key, make_record(cfg, limits, source="manual"), action="set", by=by, reason=reason)
+    except SpcError as exc:
+        raise click.ClickException(f"{c.label}: {exc}") from None
+    r = stored.record
+    click.echo(f"{key.label}: limits set (revision {stored.revision}): centre {_fmt(r.center)}"
+                    + (f", σ {_fmt(r.sigma)}" if r.sigma is not None else "")
+                    + f"; CL {_fmt(r.cl)}, LCL {_fmt(r.lcl)}, UCL {_fmt(r.ucl)}. A running SPC service charts "
+                      "against them within seconds, a stopped one from its next start.")
+
+
+@limits_group.command(name="reset")
+@click.argument("characteristic_id", metavar="CHARACTERISTIC")
+@_product_option
+@click.option("--by", "by", required=True, help="who makes the change (recorded)")
+@click.option("--reason", required=True, help="why (recorded)")
+@_plant_option
+def limits_reset(characteristic_id: str, product: str | None, by: str, reason: str, plant_path: str | None) -> None:
+    """Forget the stored limits of a characteristic: the SPC service runs a new Phase I on its next data."""
+    charted, store = _charted(plant_path)
+    c = _find(charted, characteristic_id, product)
+    if _known(c, product):
+        raise click.ClickException(f"{c.label}: its limits come from the plant file (center/sigma in its spc: "
+                                   "section); change them there")
+    key = c.key(product)
+    try:
+        change = store.reset(key, by=by, reason=reason)
+    except SpcError as exc:
+        raise click.ClickException(f"{c.label}: {exc}") from None
+    if change is None:
+        raise click.ClickException(f"{key.label}: no limits stored, nothing to reset")
+    click.echo(f"{key.label}: limits reset (revision {change.id}); the SPC service runs a new Phase I on the "
+                    f"next {c.config.for_product(product).baseline_points} chart points")

@@ -6,13 +6,21 @@ first collects `baseline_points` chart points, runs Phase I on them (estimate, d
 beyond the trial limits, re-estimate) and then *freezes* the limits. Why freeze: limits that
 keep learning would absorb a slow drift and never signal it (Phase I vs Phase II, Montgomery §5.3; the same
 reasoning as river's CUSUM reference window). During the baseline `update` returns None;
-the Phase I chart of the baseline is then available as `baseline_points`.
+the Phase I chart of the baseline is then available as `baseline_points`, and
+`baseline_info` says which data the limits were estimated from (what the SPC service
+records in the limits store, analytics/spc/store.py).
+
+Limits from elsewhere — a quality engineer's, or those stored before a restart — are put in
+force with `use_limits`. `dump_state()` / `load_state()` carry the whole evaluator (baseline
+data, or frozen limits plus the chart's history) across a restart.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from analytics.spc.charts import Chart, XbarRChart, XbarSChart
 from analytics.spc.config import CharacteristicSpc
@@ -27,8 +35,32 @@ from analytics.spc.phase1 import (
     run_chart,
 )
 from analytics.spc.points import ChartPoint, Limits
+from analytics.state import SnapshotError, ts_in, ts_out
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineInfo:
+    """Which data a Phase I estimate came from: source times of its first and last measurement, how many."""
+
+    first_ts: datetime | None
+    last_ts: datetime | None
+    samples: int  # measurements (or counts) in the baseline
+    points: int  # chart points (subgroups or samples)
+    excluded: int = 0  # points Phase I dropped beyond the trial limits
+    iterations: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (timestamps as ISO 8601)."""
+        return {"first_ts": ts_out(self.first_ts), "last_ts": ts_out(self.last_ts), "samples": self.samples,
+                "points": self.points, "excluded": self.excluded, "iterations": self.iterations}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BaselineInfo:
+        """The inverse of `as_dict`."""
+        return cls(ts_in(d["first_ts"]), ts_in(d["last_ts"]), int(d["samples"]), int(d["points"]),
+                   int(d.get("excluded", 0)), int(d.get("iterations", 0)))
 
 
 class SpcEvaluator:
@@ -54,6 +86,9 @@ class SpcEvaluator:
         self._counts: list[float] = []
         self._sizes: list[float] = []
         self._stamps: list[datetime | None] = []
+        self._first_ts: datetime | None = None  # first measurement of the baseline's first complete subgroup
+        self._pending_ts0: datetime | None = None  # first measurement of the subgroup being filled
+        self._baseline_info: BaselineInfo | None = None
         cfg = self._cfg
         attributes = cfg.chart in ATTRIBUTES_CHARTS
         if cfg.center is not None and (attributes or cfg.sigma is not None):
@@ -85,9 +120,37 @@ class SpcEvaluator:
         return self._baseline_points
 
     @property
+    def baseline_info(self) -> BaselineInfo | None:
+        """The data the frozen limits were estimated from (None while collecting, or for known/given limits)."""
+        return self._baseline_info
+
+    @property
     def spec(self) -> ChartSpec:
         """The chart specification in force."""
         return self._spec
+
+    @property
+    def known(self) -> bool:
+        """True when the configuration gives the process parameters (no Phase I; nothing to store)."""
+        cfg = self._cfg
+        return cfg.center is not None and (cfg.chart in ATTRIBUTES_CHARTS or cfg.sigma is not None)
+
+    @property
+    def subgroup_size(self) -> int | None:
+        """The subgroup (np: sample) size the chart is built with, None for individuals and p, c, u."""
+        return self._cfg.subgroup_size if self._cfg.chart in ("xbar-r", "xbar-s", "np") else None
+
+    def use_limits(self, limits: Limits, *, baseline: BaselineInfo | None = None) -> None:
+        """Chart against these limits from the next measurement on (no Phase I): a fresh chart, baseline data dropped.
+
+        For limits a quality engineer set, or limits estimated before a restart
+        (`baseline` then says from which data). SpcConfigError/SpcDataError when the
+        chart cannot be built with them.
+        """
+        build_chart(self._spec, limits, subgroup_size=self.subgroup_size)  # raises before anything changes
+        self._phase_one, self._baseline_points = None, ()
+        self._freeze(limits, baseline=None)
+        self._baseline_info = baseline
 
     def reset(self) -> None:
         """Restart the chart's history (run rules, EWMA, CUSUM sums) with the same frozen limits.
@@ -107,7 +170,7 @@ class SpcEvaluator:
         by parts made after the next run of this product.
         """
         if self._chart is None:
-            dropped, self._pending = len(self._pending), []
+            dropped, self._pending, self._pending_ts0 = len(self._pending), [], None
             return dropped
         if isinstance(self._chart, XbarRChart | XbarSChart):
             return self._chart.discard_pending()
@@ -138,10 +201,14 @@ class SpcEvaluator:
             self._sizes.append(float(n))
             self._stamps.append(ts)
             return
+        if not self._pending:
+            self._pending_ts0 = ts
         self._pending.append(value)
         if len(self._pending) == self._cfg.subgroup_size:
             self._groups.append(tuple(self._pending))
-            self._pending = []
+            if not self._stamps:
+                self._first_ts = self._pending_ts0
+            self._pending, self._pending_ts0 = [], None
             self._stamps.append(ts)
 
     def _try_phase_one(self) -> None:
@@ -157,10 +224,15 @@ class SpcEvaluator:
                         self.name, len(self._stamps), exc)
             return
         self._phase_one = result
+        first = self._first_ts if self._cfg.chart not in ATTRIBUTES_CHARTS else self._stamps[0]
+        info = BaselineInfo(first_ts=first, last_ts=self._stamps[-1],
+                            samples=len(samples.counts) if samples.counts else len(samples.values),
+                            points=len(samples), excluded=len(result.excluded), iterations=result.iterations)
         self._freeze(result.limits, baseline=samples)
+        self._baseline_info = info
 
     def _freeze(self, limits: Limits, *, baseline: Samples | None) -> None:
-        n = self._cfg.subgroup_size if self._cfg.chart in ("xbar-r", "xbar-s", "np") else None
+        n = self.subgroup_size
         self._limits = limits
         if baseline is not None:
             # Chart the baseline with the frozen limits on a throwaway chart, then start fresh.
@@ -169,3 +241,50 @@ class SpcEvaluator:
                      len(baseline), limits.center, limits.sigma)
         self._chart = build_chart(self._spec, limits, subgroup_size=n)
         self._groups, self._counts, self._sizes, self._stamps = [], [], [], []
+        self._pending, self._pending_ts0, self._first_ts = [], None, None
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def dump_state(self) -> dict[str, Any]:
+        """Everything the evaluator has learnt, JSON-able: the baseline so far, or the frozen limits and the chart."""
+        if self._chart is None:
+            return {"phase": "baseline", "groups": [list(g) for g in self._groups], "pending": list(self._pending),
+                    "pending_ts0": ts_out(self._pending_ts0), "first_ts": ts_out(self._first_ts),
+                    "counts": list(self._counts), "sizes": list(self._sizes),
+                    "stamps": [ts_out(t) for t in self._stamps]}
+        lim = self._limits
+        return {"phase": "monitoring",
+                "limits": {"center": lim.center, "sigma": lim.sigma, "source": lim.source, "details": lim.details},
+                "chart": self._chart.dump_state(),
+                "baseline": self._baseline_info.as_dict() if self._baseline_info is not None else None}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()` of an evaluator of this configuration; SnapshotError when it does not fit."""
+        try:
+            if state["phase"] == "baseline":
+                groups = [tuple(float(v) for v in g) for g in state["groups"]]
+                pending = [float(v) for v in state["pending"]]
+                counts, sizes = [float(v) for v in state["counts"]], [float(v) for v in state["sizes"]]
+                stamps = [ts_in(t) for t in state["stamps"]]
+                pending_ts0, first_ts = ts_in(state["pending_ts0"]), ts_in(state["first_ts"])
+                if len(stamps) != (len(counts) if self._cfg.chart in ATTRIBUTES_CHARTS else len(groups)):
+                    raise SnapshotError("baseline timestamps do not match its data")
+                if self.known:
+                    raise SnapshotError("a baseline for a chart whose limits the plant file gives")
+                self._chart, self._phase_one, self._baseline_points, self._baseline_info = None, None, (), None
+                self._groups, self._pending, self._counts, self._sizes, self._stamps = (
+                    groups, pending, counts, sizes, stamps)
+                self._pending_ts0, self._first_ts = pending_ts0, first_ts
+                return
+            if state["phase"] != "monitoring":
+                raise SnapshotError(f"unknown phase {state['phase']!r}")
+            lim = state["limits"]
+            limits = Limits(center=float(lim["center"]), sigma=None if lim["sigma"] is None else float(lim["sigma"]),
+                            source=str(lim["source"]), details={k: float(v) for k, v in lim["details"].items()})
+            chart = build_chart(self._spec, limits, subgroup_size=self.subgroup_size)
+            chart.load_state(state["chart"])
+            info = BaselineInfo.from_dict(state["baseline"]) if state["baseline"] is not None else None
+        except (KeyError, TypeError, ValueError) as exc:  # SpcError is a ValueError too
+            raise SnapshotError(f"SPC {self.name}: evaluator state does not fit: {type(exc).__name__}: {exc}") from None
+        self._freeze(limits, baseline=None)
+        self._chart, self._phase_one, self._baseline_points, self._baseline_info = chart, None, (), info

@@ -20,10 +20,11 @@ def characteristic(signal: Signal) -> CharacteristicSpc | None:
 
 
 def build_stream(plant: Plant, settings: Settings) -> Analytic | None:
-    """The streaming SPC analytic for every charted signal (None when there is none)."""
+    """The streaming SPC analytic for every charted signal (None when there is none), limits under the state folder."""
     from analytics.spc.service import build_spc
+    from analytics.spc.store import LimitsStore, limits_path
 
-    return build_spc(plant)
+    return build_spc(plant, limits=LimitsStore(limits_path(settings.state_dir)))
 
 
 PLUGIN = AnalyticPlugin(

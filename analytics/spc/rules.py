@@ -30,9 +30,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from analytics.spc.errors import SpcConfigError
 from analytics.spc.points import Violation
+from analytics.state import ts_in, ts_out
 
 RULE_DESCRIPTIONS: dict[str, str] = {
     "we1": "one point beyond the 3σ control limits",
@@ -112,6 +114,22 @@ class RuleChecker:
     def reset(self) -> None:
         """Forget history (e.g. after an assignable cause was removed and the chart restarted)."""
         self.__init__(rules=self.rules, chart=self.chart)  # type: ignore[misc]
+
+    def dump_state(self) -> dict[str, Any]:
+        """The run counters and the last points, JSON-able (what a checkpoint keeps)."""
+        return {"points": [[i, ts_out(t), z] for i, t, z in self._points], "prev_stat": self._prev_stat,
+                "prev_diff_sign": self._prev_diff_sign, "side_run": self._side_run, "trend_run": self._trend_run,
+                "alt_run": self._alt_run, "zone_c_run": self._zone_c_run, "beyond_1_run": self._beyond_1_run}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `dump_state()`."""
+        points = deque(((int(i), ts_in(t), float(z)) for i, t, z in state["points"]), maxlen=_WINDOW)
+        prev = state["prev_stat"]
+        counters = [int(state[k]) for k in ("prev_diff_sign", "side_run", "trend_run", "alt_run", "zone_c_run",
+                                            "beyond_1_run")]
+        self._points, self._prev_stat = points, None if prev is None else float(prev)
+        (self._prev_diff_sign, self._side_run, self._trend_run, self._alt_run, self._zone_c_run,
+         self._beyond_1_run) = counters
 
     def update(self, index: int, *, statistic: float, z: float, beyond_upper: bool, beyond_lower: bool,
                timestamp: datetime | None = None) -> tuple[Violation, ...]:

@@ -19,11 +19,24 @@ charted for a characteristic are then ignored, so an at-least-once redelivery ne
 a chart twice. Measurements whose quality is not
 good (bad or uncertain), or without a numeric value, are skipped and counted: a chart of
 suspect readings signals the gauge, not the process.
+
+Restarts. With a `LimitsStore` (analytics/spc/store.py) the limits a Phase I freezes are
+stored with the data they came from, and a chart whose limits are stored charts against
+them from its first measurement: a restart runs no new Phase I. The store is the
+authority on limits: it is read at start and polled every `limits_check_s` while running,
+so `twin spc limits set|reset` takes effect without a restart (set: a fresh chart against
+the engineer's limits; reset: a new Phase I). The analytic is also
+`analytics.runtime.Checkpointed`: the snapshot carries every chart's history (run-rule
+counters, EWMA, CUSUM, partial subgroups, baselines being collected), the last source
+times, open alerts and the capability windows, so a restarted service continues each
+chart exactly where it stopped — unless the store's limits changed meanwhile, which win.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +52,8 @@ from analytics.spc.evaluator import SpcEvaluator
 from analytics.spc.plugin import characteristic
 from analytics.spc.points import ChartPoint, Violation
 from analytics.spc.rules import RULE_DESCRIPTIONS
+from analytics.spc.store import LimitsKey, LimitsStore, SpcStoreError, StoredLimits, compatible, make_record
+from analytics.state import SnapshotError, decode_snapshot, encode_snapshot, ts_in, ts_out
 from twin.events import AlertEvent, EventState, Severity
 from twin.influx import to_line
 from twin.plant import Plant
@@ -46,6 +61,9 @@ from twin.readings import Quality, Reading, Value, format_ts
 from twin.topics import AssetPath
 
 log = logging.getLogger(__name__)
+
+#: Version of `SpcAnalytic.snapshot()`'s state; a snapshot of another version starts fresh.
+SNAPSHOT_VERSION = 1
 
 # Rule 1 (a point beyond the 3σ limits) is the classic "stop and look" signal: the product
 # may already be out of spec. The run and pattern rules say the process changed: warning.
@@ -61,6 +79,10 @@ class _Stream:
     config: CharacteristicSpc  # with the product's overrides applied
     recent: deque[float]
     points: int = 0
+    revision: int | None = None  # the limits store's revision of the limits in force (None: not stored)
+    # Measurements up to here belong to the Phase I baseline of the stored limits: after a
+    # crash between storing them and the checkpoint, the redelivered baseline must not be charted.
+    skip_until: datetime | None = None
 
 
 @dataclass
@@ -77,12 +99,15 @@ class _Characteristic:
     in_control_run: int = 0
     refused: int = 0  # measurements the chart refused (e.g. a p chart without sample sizes)
 
-    def stream(self, product: str | None, window: int) -> _Stream:
-        if product not in self.streams:
-            name = f"{self.asset.asset}/{self.name}" + (f"[{product}]" if product is not None else "")
-            self.streams[product] = _Stream(SpcEvaluator(self.config, product=product, name=name),
-                                            self.config.for_product(product), deque(maxlen=window))
-        return self.streams[product]
+    def key(self, product: str | None) -> LimitsKey:
+        return LimitsKey(str(self.asset), self.name, product)
+
+    def evaluator(self, product: str | None) -> SpcEvaluator:
+        name = f"{self.asset.asset}/{self.name}" + (f"[{product}]" if product is not None else "")
+        return SpcEvaluator(self.config, product=product, name=name)
+
+    def new_stream(self, product: str | None, window: int) -> _Stream:
+        return _Stream(self.evaluator(product), self.config.for_product(product), deque(maxlen=window))
 
 
 class SpcAnalytic:
@@ -90,18 +115,29 @@ class SpcAnalytic:
 
     `capability_every`: chart points of one product between capability points;
     `capability_window`: the last measurements of that product they are computed over;
-    `clear_after`: consecutive in-control chart points that clear a violation's alert.
+    `clear_after`: consecutive in-control chart points that clear a violation's alert;
+    `limits`: where frozen limits are kept (None: in memory only), `actor` names this
+    service in their history, `limits_check_s` is how often (wall clock) the store is polled.
     """
 
     name = "spc"
 
     def __init__(self, plant: Plant, *, capability_every: int = 25, capability_window: int = 125,
-                 clear_after: int = 25) -> None:
+                 clear_after: int = 25, limits: LimitsStore | None = None, actor: str = "spc service",
+                 limits_check_s: float = 5.0) -> None:
         if capability_every < 1 or capability_window < 2 or clear_after < 1:
             raise ValueError("capability_every and clear_after must be ≥ 1, capability_window ≥ 2")
+        self.plant = plant
         self.capability_every = capability_every
         self.capability_window = capability_window
         self.clear_after = clear_after
+        self.limits = limits
+        self.actor = actor
+        self.limits_check_s = limits_check_s
+        self._checked_at = -math.inf  # monotonic time of the last look at the limits store
+        self._store_revision: int | None = None
+        self._stored: dict[LimitsKey, StoredLimits] = {}
+        self._store_failing = False
         self.skipped = 0  # measurements not charted: quality not good, no numeric value, or refused
         self.duplicates = 0  # measurements at or before the last source time charted (redeliveries)
         self._chars: dict[tuple[str, str], _Characteristic] = {}
@@ -131,6 +167,7 @@ class SpcAnalytic:
     def process(self, readings: Sequence[Reading]) -> Output:
         """Chart every new measurement; return points, capability and alert events."""
         out = Output()
+        self._sync_limits()
         # Source-time order within the batch, and at equal times the product and serial first:
         # a gauge's message about one part carries its product, serial and measurements at one
         # time, in whatever order the edge agent listed them.
@@ -180,7 +217,13 @@ class SpcAnalytic:
     def _update(self, char: _Characteristic, value: float, ts: datetime, out: Output) -> None:
         current = self._product.get(str(char.asset))
         product = current[1] if current is not None else None
-        stream = char.stream(product, self.capability_window)
+        stream = self._stream(char, product)
+        if stream.skip_until is not None:
+            if ts <= stream.skip_until:
+                stream.recent.append(value)  # part of the stored limits' baseline: not charted, but measured
+                return
+            stream.skip_until = None
+        baseline = stream.evaluator.phase == "baseline"
         try:
             point = stream.evaluator.update(value, ts)
         except SpcError as exc:
@@ -190,6 +233,8 @@ class SpcAnalytic:
             self.skipped += 1
             return
         stream.recent.append(value)
+        if baseline and stream.evaluator.phase == "monitoring":
+            self._store_estimate(char, product, stream)
         if point is None:
             return
         stream.points += 1
@@ -199,6 +244,161 @@ class SpcAnalytic:
         cfg = stream.config
         if (cfg.lsl is not None or cfg.usl is not None) and stream.points % self.capability_every == 0:
             self._capability(char, stream, ts, out)
+
+    # -- the limits store ----------------------------------------------------------------------
+
+    def _stream(self, char: _Characteristic, product: str | None) -> _Stream:
+        """The chart of this product, made on first use: against the stored limits if there are."""
+        stream = char.streams.get(product)
+        if stream is None:
+            stream = char.streams[product] = char.new_stream(product, self.capability_window)
+            stored = self._stored.get(char.key(product))
+            if stored is not None:
+                self._apply(char, product, stream, stored)
+        return stream
+
+    def _sync_limits(self, *, force: bool = False) -> None:
+        """Look at the limits store (every `limits_check_s`) and put changed limits in force."""
+        if self.limits is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.limits_check_s:
+            return
+        self._checked_at = now
+        try:
+            revision = self.limits.revision()
+            if revision == self._store_revision and not force:
+                return
+            stored = {s.key: s for s in self.limits.all()}
+        except SpcStoreError as exc:
+            if not self._store_failing:
+                log.error("SPC: cannot read the limits store, charting with the limits in memory: %s", exc)
+            self._store_failing = True
+            return
+        if self._store_failing:
+            log.info("SPC: the limits store %s is readable again", self.limits.path)
+        self._store_failing = False
+        self._store_revision, self._stored = revision, stored
+        for char in self._chars.values():
+            for product, stream in list(char.streams.items()):
+                self._apply(char, product, stream, stored.get(char.key(product)))
+
+    def _apply(self, char: _Characteristic, product: str | None, stream: _Stream, stored: StoredLimits | None) -> None:
+        """Bring one chart in line with the store: its limits, a reset, or nothing to do."""
+        ev = stream.evaluator
+        if ev.known:
+            return  # the plant file gives the limits; the CLI refuses to store any for it
+        label = char.key(product).label
+        if stored is None:
+            if stream.revision is not None:
+                log.info("SPC %s: limits reset in the store; a new Phase I on the next %d chart points", label,
+                         stream.config.baseline_points)
+                stream.evaluator = char.evaluator(product)
+                stream.revision, stream.skip_until = None, None
+            return
+        if stored.revision == stream.revision:
+            return
+        stream.revision = stored.revision
+        rec = stored.record
+        if not compatible(rec, stream.config):
+            log.warning("SPC %s: stored limits (revision %d) are for a %s chart of n=%d, the plant file now has %s "
+                        "n=%d; not used (a new Phase I replaces them)", label, stored.revision, rec.chart,
+                        rec.subgroup_size, stream.config.chart, stream.config.subgroup_size)
+            return
+        limits = rec.limits()
+        current = ev.limits
+        if current is not None and (current.center, current.sigma) == (limits.center, limits.sigma):
+            return  # already charting against these (e.g. our own estimate)
+        try:
+            ev.use_limits(limits, baseline=rec.baseline())
+        except SpcError as exc:
+            log.warning("SPC %s: stored limits (revision %d) not usable: %s", label, stored.revision, exc)
+            return
+        stream.skip_until = rec.last_ts if rec.source == "estimated" else None
+        log.info("SPC %s: charting against the stored limits (revision %d, %s by %s at %s): centre %.6g, sigma %s",
+                 label, stored.revision, stored.action, stored.by, stored.at.isoformat(timespec="seconds"),
+                 limits.center, limits.sigma)
+
+    def _store_estimate(self, char: _Characteristic, product: str | None, stream: _Stream) -> None:
+        """Record the limits a Phase I just froze, and the data they came from."""
+        ev = stream.evaluator
+        limits, info = ev.limits, ev.baseline_info
+        if self.limits is None or limits is None or info is None:
+            return
+        key = char.key(product)
+        reason = (f"Phase I on {info.points} chart points ({info.samples} measurements, "
+                  f"{format_ts(info.first_ts) if info.first_ts else '?'} to "
+                  f"{format_ts(info.last_ts) if info.last_ts else '?'}); "
+                  f"{info.excluded} dropped beyond the trial limits in {info.iterations} iteration(s)")
+        try:
+            stored = self.limits.put(key, make_record(stream.config, limits, source="estimated", baseline=info),
+                                     action="estimated", by=self.actor, reason=reason)
+        except SpcError as exc:
+            log.error("SPC %s: estimated limits not stored (a restart would run Phase I again): %s", key.label, exc)
+            return
+        stream.revision = stored.revision
+        self._stored[key] = stored
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Every chart's state, the last source times, products, serials and open alerts (`Checkpointed`)."""
+        chars = []
+        for (asset, name), c in self._chars.items():
+            chars.append({
+                "asset": asset, "name": name, "config": c.config.model_dump(mode="json"),
+                "last_ts": ts_out(c.last_ts), "open_rules": [[k, ts_out(t)] for k, t in c.open_rules.items()],
+                "in_control_run": c.in_control_run, "refused": c.refused,
+                "streams": [{"product": product, "points": st.points, "recent": list(st.recent),
+                             "revision": st.revision, "skip_until": ts_out(st.skip_until),
+                             "evaluator": st.evaluator.dump_state()} for product, st in c.streams.items()],
+            })
+        state = {"chars": chars, "product": [[a, ts_out(t), p] for a, (t, p) in self._product.items()],
+                 "serial": [[a, ts_out(t), v] for a, (t, v) in self._serial.items()],
+                 "skipped": self.skipped, "duplicates": self.duplicates}
+        return encode_snapshot(self.name, SNAPSHOT_VERSION, state)
+
+    def restore(self, data: bytes) -> None:
+        """Continue from `snapshot()`; charts whose configuration changed start afresh (`Checkpointed`)."""
+        state = decode_snapshot(data, self.name, SNAPSHOT_VERSION)
+        fresh = SpcAnalytic(self.plant, capability_every=self.capability_every,
+                            capability_window=self.capability_window, clear_after=self.clear_after,
+                            limits=self.limits, actor=self.actor, limits_check_s=self.limits_check_s)
+        try:
+            fresh._load(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"SPC snapshot does not fit: {type(exc).__name__}: {exc}") from None
+        self._chars, self._by_asset = fresh._chars, fresh._by_asset
+        self._product, self._serial = fresh._product, fresh._serial
+        self.skipped, self.duplicates = fresh.skipped, fresh.duplicates
+        self._sync_limits(force=True)
+
+    def _load(self, state: dict[str, Any]) -> None:
+        for c in state["chars"]:
+            char = self._chars.get((c["asset"], c["name"]))
+            if char is None:
+                log.info("SPC: %s/%s is no longer charted; its saved state is dropped", c["asset"], c["name"])
+                continue
+            # Redeliveries stay ignored whatever the plant file now says.
+            char.last_ts = ts_in(c["last_ts"])
+            if c["config"] != char.config.model_dump(mode="json"):
+                log.warning("SPC %s/%s: its spc: section changed since the checkpoint; its charts start afresh",
+                            char.asset.asset, char.name)
+                continue
+            char.open_rules = {str(k): _ts(t) for k, t in c["open_rules"]}
+            char.in_control_run, char.refused = int(c["in_control_run"]), int(c["refused"])
+            for st in c["streams"]:
+                product = st["product"]
+                stream = char.new_stream(product, self.capability_window)
+                stream.evaluator.load_state(st["evaluator"])
+                stream.points = int(st["points"])
+                stream.recent.extend(float(v) for v in st["recent"])
+                stream.revision = None if st["revision"] is None else int(st["revision"])
+                stream.skip_until = ts_in(st["skip_until"])
+                char.streams[product] = stream
+        self._product = {a: (_ts(t), str(p)) for a, t, p in state["product"]}
+        self._serial = {a: (_ts(t), str(v)) for a, t, v in state["serial"]}
+        self.skipped, self.duplicates = int(state["skipped"]), int(state["duplicates"])
 
     def _tags(self, char: _Characteristic, **extra: str) -> dict[str, str]:
         a = char.asset
@@ -280,6 +480,13 @@ class SpcAnalytic:
         out.lines.append(to_line("capability", self._tags(char), fields, ts))
 
 
+def _ts(text: Any) -> datetime:
+    ts = ts_in(text)
+    if ts is None:
+        raise SnapshotError("a time is missing")
+    return ts
+
+
 def _product_name(value: Value) -> str | None:
     """A product or recipe id as text: numeric recipe numbers too (7.0 → '7'); None for no value."""
     if value is None or isinstance(value, bool):
@@ -317,8 +524,9 @@ def _fmt(x: float | None) -> str:
 
 
 def build_spc(plant: Plant, *, capability_every: int = 25, capability_window: int = 125,
-              clear_after: int = 25) -> SpcAnalytic | None:
+              clear_after: int = 25, limits: LimitsStore | None = None, actor: str = "spc service",
+              limits_check_s: float = 5.0) -> SpcAnalytic | None:
     """The SPC analytic for a plant, or None when no signal has an `spc:` section (options: `SpcAnalytic`)."""
     analytic = SpcAnalytic(plant, capability_every=capability_every, capability_window=capability_window,
-                           clear_after=clear_after)
+                           clear_after=clear_after, limits=limits, actor=actor, limits_check_s=limits_check_s)
     return analytic if analytic.characteristics else None
