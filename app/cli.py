@@ -12,6 +12,7 @@
     twin alerts      list / acknowledge / resolve alerts; run the alert manager and API
     twin dashboards  generate Grafana dashboards, push them to Grafana
     twin deadletters list and replay what the services refused
+    twin opcua       browse an OPC UA server's address space (plant-file bindings), read a node
 
 Settings come from TWIN_* environment variables (see `twin --help`); the CLI prints
 with rich, library code only logs.
@@ -86,6 +87,7 @@ LAZY_COMMANDS = {
     "alerts": "api.cli:alerts",
     "dashboards": "dashboards.cli:dashboards",
     "deadletters": "app.deadletters:deadletters",
+    "opcua": "edge_agent.sources.opcua.browse_cli:opcua",
 }
 
 
