@@ -94,7 +94,7 @@ async def test_browse_errors_are_one_line(tmp_path: Path) -> None:
     assert code != 0 and "cannot connect to" in err and "Traceback" not in err
     code, out, err = await twin("opcua", "browse", "http://x", state=tmp_path)
     assert code != 0 and "is not an OPC UA endpoint" in err
-    code, out, err = await twin("opcua", "read", f"opc.tcp://127.0.0.1:{closed}", "not-a-node", state=tmp_path)
+    code, _out, err = await twin("opcua", "read", f"opc.tcp://127.0.0.1:{closed}", "not-a-node", state=tmp_path)
     assert code != 0 and "is not a node id" in err and "Traceback" not in err
 
 
