@@ -90,9 +90,9 @@ async def test_browse_yaml_gives_bindings_that_plant_check_accepts_and_the_edge_
 
 async def test_browse_errors_are_one_line(tmp_path: Path) -> None:
     closed = free_port()
-    code, out, err = await twin("opcua", "browse", f"opc.tcp://127.0.0.1:{closed}", "--timeout", "1", state=tmp_path)
+    code, _out, err = await twin("opcua", "browse", f"opc.tcp://127.0.0.1:{closed}", "--timeout", "1", state=tmp_path)
     assert code != 0 and "cannot connect to" in err and "Traceback" not in err
-    code, out, err = await twin("opcua", "browse", "http://x", state=tmp_path)
+    code, _out, err = await twin("opcua", "browse", "http://x", state=tmp_path)
     assert code != 0 and "is not an OPC UA endpoint" in err
     code, _out, err = await twin("opcua", "read", f"opc.tcp://127.0.0.1:{closed}", "not-a-node", state=tmp_path)
     assert code != 0 and "is not a node id" in err and "Traceback" not in err
