@@ -88,6 +88,7 @@ LAZY_COMMANDS = {
     "dashboards": "dashboards.cli:dashboards",
     "deadletters": "app.deadletters:deadletters",
     "opcua": "edge_agent.sources.opcua.browse_cli:opcua",
+    "certs": "edge_agent.sources.opcua.certs_cli:certs",
 }
 
 

@@ -5,21 +5,30 @@ variable per signal at the node id the plant file binds, with the AnalogItem pro
 EngineeringUnits and EURange (OPC UA Part 8 §5.3.2). Template: asyncua's
 `examples/server-minimal.py` (`await server.init()`, then `async with server`).
 
+With `security=ServerSecurity(...)` it serves only secured endpoints (by default
+Basic256Sha256 SignAndEncrypt) with its own self-signed certificate, created on first use,
+and, if `users` are given, accepts only those user names and passwords (no anonymous).
+
 `write()` sets a value with its source timestamp and status code; every write is also
 recorded through `on_write`, which is how tests know exactly what the "hardware" did.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from asyncua import Server, ua
 from asyncua.common.node import Node
+from asyncua.crypto import cert_gen
+from asyncua.crypto.permission_rules import User, UserRole
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from simulators.models import SignalInfo
 from simulators.units import eu_information
@@ -41,6 +50,30 @@ class Write:
     status: str  # OPC UA status code name, e.g. "Good", "BadSensorFailure"
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSecurity:
+    """A secured simulator endpoint: its certificate and key (made if missing), policies and users."""
+
+    certificate: Path  # DER
+    private_key: Path  # PEM
+    users: Mapping[str, str] = field(default_factory=dict)  # user name -> password; empty: anonymous
+    application_uri: str = "urn:factory-twin:simulator:server"
+    policies: tuple[ua.SecurityPolicyType, ...] = (ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,)
+
+
+class _Users:
+    """asyncua user manager accepting exactly the configured user names and passwords."""
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self._users = dict(users)
+
+    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
+                 certificate: Any = None) -> User | None:
+        if username is not None and username in self._users and self._users[username] == password:
+            return User(role=UserRole.User, name=username)
+        return None
+
+
 def _variant(value: Value) -> ua.Variant:
     if isinstance(value, bool):
         return ua.Variant(value, ua.VariantType.Boolean)
@@ -58,13 +91,15 @@ class OpcUaMachineServer:
 
     def __init__(self, *, endpoint: str, signals: list[BoundSignal], initial: dict[BoundSignal, Value],
                  on_write: Callable[[Write], None] | None = None,
-                 ranges: dict[BoundSignal, SignalInfo] | None = None) -> None:
+                 ranges: dict[BoundSignal, SignalInfo] | None = None,
+                 security: ServerSecurity | None = None) -> None:
         self.endpoint = endpoint
+        self.security = security
         self.signals = signals
         self._initial = initial
         self._ranges = ranges or {}
         self._on_write = on_write
-        self._server = Server()
+        self._server = Server(user_manager=_Users(security.users) if security and security.users else None)
         self._nodes: dict[BoundSignal, Node] = {}
         self._started = False
 
@@ -75,13 +110,31 @@ class OpcUaMachineServer:
         # Listen on the endpoint's port on all loopback/host addresses the URL names.
         server.set_endpoint(f"opc.tcp://{parts.hostname}:{parts.port or 4840}/")
         server.set_server_name("factory-twin simulator")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security is None:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            await self._secure(parts.hostname or "localhost")
         ns = await server.register_namespace(NAMESPACE_URI)
         await self._build(ns)
         await server.start()
         self._started = True
         log.info("OPC UA simulator on %s with %d signals", self.endpoint, len(self.signals))
         return self
+
+    async def _secure(self, host: str) -> None:
+        sec = self.security
+        assert sec is not None
+        server = self._server
+        for folder in {sec.certificate.parent, sec.private_key.parent}:
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await cert_gen.setup_self_signed_certificate(sec.private_key, sec.certificate, sec.application_uri, host,
+                                                     [ExtendedKeyUsageOID.SERVER_AUTH], {})
+        await server.set_application_uri(sec.application_uri)
+        await server.load_certificate(str(sec.certificate))
+        await server.load_private_key(str(sec.private_key))
+        server.set_security_policy(list(sec.policies))
+        if sec.users:
+            server.set_identity_tokens([ua.UserNameIdentityToken])
 
     async def __aexit__(self, *exc: object) -> None:
         if self._started:

@@ -19,6 +19,12 @@ values of that node are held meanwhile and follow in order, so the deadband and 
 store see each node's values in source-time order. Where the server keeps no history
 of a node, or its history does not reach back to our last value, nothing is made up:
 the span is recorded as a `Gap` (counted as `opcua.gaps`, logged once per node and outage).
+
+A secured connection (`security_policy` other than None) is set up again on every
+session: our application certificate from the PKI folder (`pki.py`, created on first
+use), the server's endpoint with the configured policy and mode, the server certificate
+checked against our trust list, and the user identity (a password read from the
+environment at each connect, so a rotated one is picked up without a restart).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,12 +42,15 @@ from typing import Any
 from asyncua import Client, ua
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif
+from asyncua.crypto import security_policies
 
 from edge_agent.sources.base import Emit, Source, SourceContext
 from edge_agent.sources.opcua.config import OpcUaBinding, OpcUaConnection
+from edge_agent.sources.opcua.pki import Pki, PkiError, application_uri
 from twin.backoff import ReconnectPolicy
 from twin.plant import BoundSignal
 from twin.readings import Quality, Reading
+from twin.settings import Settings
 from twin.stats import Stats
 from twin.topics import AssetPath
 
@@ -61,6 +71,15 @@ HISTORY_PAGE_VALUES = 1000
 _NOT_SAMPLES = frozenset({ua.StatusCodes.BadBoundNotFound, ua.StatusCodes.BadBoundNotSupported})
 # Recent gaps kept for inspection (`OpcUaSource.gaps`); the counter counts them all.
 MAX_GAPS_KEPT = 1000
+_POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes128_Sha256_RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
+    "Aes256_Sha256_RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
+}
+
+
+class OpcUaSecurityError(Exception):
+    """A secured connection cannot be set up as configured; the message says what to change."""
 
 
 def quality_of(status: ua.StatusCode) -> Quality:
@@ -83,7 +102,8 @@ def build_sources(context: SourceContext) -> list[Source]:
     for sig in context.signals:
         by_connection.setdefault(_binding(sig).connection, []).append(sig)
     connections = context.plant.connections_of("opcua")
-    return [OpcUaSource(name=name, connection=connections[name], signals=sigs, stats=context.stats)
+    pki = Pki(Settings().state_dir / "pki", application_uri=application_uri(context.agent_id))
+    return [OpcUaSource(name=name, connection=connections[name], signals=sigs, stats=context.stats, pki=pki)
             for name, sigs in by_connection.items()]
 
 
@@ -198,7 +218,7 @@ class OpcUaSource:
     """Subscribes to every signal bound to one OPC UA connection."""
 
     def __init__(self, *, name: str, connection: OpcUaConnection, signals: list[BoundSignal],
-                 stats: Stats, reconnect: ReconnectPolicy | None = None) -> None:
+                 stats: Stats, reconnect: ReconnectPolicy | None = None, pki: Pki | None = None) -> None:
         self.name = name
         self.connection = connection
         self.signals = signals
@@ -213,6 +233,13 @@ class OpcUaSource:
         self._emit: Emit = _nowhere
         self._down_since: float | None = None  # monotonic time the current outage began
         self._failed_attempts = 0
+        self._pki = pki  # made from TWIN_STATE_DIR on the first secured session if not given
+        self._last_error: str | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection attempt failed (None while connected, or before the first attempt)."""
+        return self._last_error
 
     @property
     def gaps(self) -> tuple[Gap, ...]:
@@ -234,8 +261,12 @@ class OpcUaSource:
 
     def _failed(self, exc: Exception) -> None:
         reason = str(exc) or type(exc).__name__
+        self._last_error = reason
         if self._down_since is None:
             self._down_since = time.monotonic()
+            if isinstance(exc, OpcUaSecurityError | PkiError):
+                log.error("OPC UA %s (%s): %s", self.name, self.connection.endpoint, reason)
+                return
             log.warning("OPC UA %s (%s): %s; retrying", self.name, self.connection.endpoint, reason)
         else:
             # One warning per outage: a retry twice a second would otherwise flood the log.
@@ -252,7 +283,23 @@ class OpcUaSource:
                 lost.set_result(exc)
 
         client.connection_lost_callback = on_lost
-        await client.connect()
+        try:
+            await self._secure(client)
+            await client.connect()
+        except ua.UaStatusCodeError as err:
+            client.disconnect_socket()
+            raise _explained(err, self.connection) from err
+        except ua.UaError as err:
+            client.disconnect_socket()
+            if not self.connection.secured and str(err).startswith("No matching endpoints"):
+                raise OpcUaSecurityError(
+                    f"connection {self.name}: the server offers no endpoint without security "
+                    f"(it offers: {await self._offered(client)}); set security_policy and security_mode") from err
+            raise
+        except BaseException:
+            client.disconnect_socket()
+            raise
+        self._last_error = None
         resubscribed = datetime.now(UTC)
         floors: dict[str, datetime] = {}
         catch_up: asyncio.Task[None] | None = None
@@ -295,6 +342,44 @@ class OpcUaSource:
                 pass
             finally:
                 client.disconnect_socket()  # idempotent; closes the socket if disconnect() did not get to it
+
+    async def _secure(self, client: Client) -> None:
+        """Apply the connection's security and user identity to a new client (before connect)."""
+        conn = self.connection
+        if conn.username is not None and conn.password_env is not None:
+            password = os.environ.get(conn.password_env)
+            if password is None:
+                raise OpcUaSecurityError(f"connection {self.name}: the environment variable {conn.password_env} "
+                                         f"(password_env) is not set; it must hold the password of {conn.username}")
+            client.set_user(conn.username)
+            client.set_password(password)
+        if not conn.secured:
+            return
+        if self._pki is None:
+            self._pki = Pki(Settings().state_dir / "pki", application_uri=application_uri())
+        pki = self._pki
+        await asyncio.to_thread(pki.ensure)
+        client.application_uri = pki.application_uri
+        client.certificate_validator = pki.server_validator()
+        policy = _POLICIES[conn.security_policy]
+        mode = getattr(ua.MessageSecurityMode, conn.security_mode)
+        endpoints = await client.connect_and_get_server_endpoints()
+        chosen = [ep for ep in endpoints if ep.SecurityMode == mode and ep.SecurityPolicyUri == policy.URI]
+        if not chosen:
+            raise OpcUaSecurityError(f"connection {self.name}: the server offers no endpoint with "
+                                     f"{conn.security_policy} {conn.security_mode}; it offers: {_offers(endpoints)}")
+        await client.set_security(policy, pki.cert_path, pki.key_path, mode=mode,
+                                  server_certificate=_server_cert(chosen[0].ServerCertificate))
+        if conn.user_certificate is not None:
+            await client.load_client_certificate(str(conn.user_certificate.certificate))
+            await client.load_private_key(conn.user_certificate.private_key)
+
+    async def _offered(self, client: Client) -> str:
+        """The server's endpoints' policies and modes, for an error message (or why they cannot be listed)."""
+        try:
+            return _offers(await client.connect_and_get_server_endpoints())
+        except Exception as exc:  # only an error message depends on it
+            return f"cannot list them: {exc or type(exc).__name__}"
 
     def _back(self, n_nodes: int) -> None:
         if self._down_since is not None:
@@ -403,6 +488,41 @@ class OpcUaSource:
             track.held.append(reading)
         else:
             self._deliver(track, reading)
+
+
+def _offers(endpoints: Sequence[ua.EndpointDescription]) -> str:
+    """Endpoints as `Basic256Sha256 SignAndEncrypt, None None`."""
+    return ", ".join(sorted({f"{ep.SecurityPolicyUri.rsplit('#', 1)[-1]} {ep.SecurityMode.name}"
+                             for ep in endpoints})) or "nothing"
+
+
+def _server_cert(data: bytes) -> Any:
+    """The first certificate of a server's DER certificate (chain), for `Client.set_security`."""
+    from asyncua.crypto import uacrypto
+
+    return uacrypto.CertProperties(uacrypto.der_from_x509(uacrypto.x509_from_der(data)), extension="der")
+
+
+_EXPLAINED = {
+    ua.StatusCodes.BadUserAccessDenied: "the server refused the user name or password (BadUserAccessDenied)",
+    ua.StatusCodes.BadIdentityTokenRejected: "the server does not accept this kind of user identity "
+                                             "(BadIdentityTokenRejected)",
+    ua.StatusCodes.BadIdentityTokenInvalid: "the server found the user identity invalid (BadIdentityTokenInvalid)",
+    ua.StatusCodes.BadSecurityChecksFailed: "the server refused our certificate (BadSecurityChecksFailed): "
+                                            "trust our certificate on the server (`twin certs show`)",
+    ua.StatusCodes.BadCertificateUntrusted: "the server does not trust our certificate (BadCertificateUntrusted): "
+                                            "trust it on the server (`twin certs show`)",
+}
+
+
+def _explained(exc: ua.UaStatusCodeError, conn: OpcUaConnection) -> Exception:
+    """A status code from connecting, as an error a user can act on."""
+    text = _EXPLAINED.get(exc.code)
+    if text is None:
+        same: Exception = exc
+        return same
+    who = f" (user {conn.username})" if conn.username else ""
+    return OpcUaSecurityError(f"{text}{who}")
 
 
 def _history_readable(level: ua.DataValue) -> bool:
