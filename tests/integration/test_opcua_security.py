@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -36,6 +37,8 @@ from twin.stats import Stats
 
 pytestmark = pytest.mark.integration
 TWIN = Path(sys.executable).with_name("twin")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_CLIENT = REPO_ROOT / "tests" / "interop" / "opcua_secure_client.mjs"
 USER, PASSWORD, ENV = "operator", "s3cret-42", "TWIN_OPCUA_CELL1_PASSWORD"
 SECURED = {"security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt", "username": USER,
            "password_env": ENV}
@@ -228,3 +231,42 @@ async def test_twin_certs_errors_are_one_line_with_a_non_zero_exit(tmp_path: Pat
     first = (tmp_path / "pki" / "own" / "certs" / "cert.der").read_bytes()
     again = await twin(tmp_path, "certs", "renew")
     assert again.returncode == 0 and (tmp_path / "pki" / "own" / "certs" / "cert.der").read_bytes() != first
+
+
+async def test_security_is_set_up_again_after_the_server_restarts(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    rig.trust_server()
+    source, emitted = rig.source(), Recorder()
+    sig = rig.server.signals[0]
+    assert rig.server.security is not None
+    async with running(source.run(emitted)):
+        await asyncio.wait_for(source.ready.wait(), 20)
+        await rig.server.__aexit__(None, None, None)
+        await eventually(lambda: _true(not source.ready.is_set()), timeout_s=10, interval_s=0.02)
+        # The same machine back, with the same certificate (its files are kept) and users.
+        async with OpcUaMachineServer(endpoint=rig.server.endpoint, signals=[sig], initial={sig: 3.0},
+                                      security=rig.server.security) as again:
+            await asyncio.wait_for(source.ready.wait(), 20)
+            await again.write(sig, 9.5, datetime.now(UTC))
+            await eventually(lambda: _true(9.5 in emitted.values()), timeout_s=10, interval_s=0.02)
+            assert [s.user.name for s in again.server.iserver._external_sessions.values()] == [USER]
+
+
+@pytest.mark.parametrize(("password", "expected"), [
+    (PASSWORD, {"value": 1.0, "status": "Good"}),
+    ("wrong", {"error": " serviceResult = BadUserAccessDenied (0x801f0000)"}),
+])
+async def test_node_opcua_reads_the_secured_simulator_only_with_the_right_password(
+        rig: Rig, tmp_path: Path, password: str, expected: dict[str, Any]) -> None:
+    """An independent client (node-opcua) on the simulator's Basic256Sha256 SignAndEncrypt endpoint."""
+    assert shutil.which("node"), "Node.js is part of the test environment"
+    assert (REPO_ROOT / "node_modules" / "node-opcua-client").exists(), "run `make setup` (npm ci)"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "OPCUA_USER": USER, "OPCUA_PASSWORD": password}
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(NODE_CLIENT), rig.server.endpoint, "ns=2;s=m.x", str(tmp_path / "node"), cwd=REPO_ROOT,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    # node-opcua logs to stdout too; the client's result is the one JSON line.
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    assert lines, err.decode()[-2000:]
+    assert json.loads(lines[-1]) == expected
