@@ -7,7 +7,8 @@ EngineeringUnits and EURange (OPC UA Part 8 §5.3.2). Template: asyncua's
 
 With `security=ServerSecurity(...)` it serves only secured endpoints (by default
 Basic256Sha256 SignAndEncrypt) with its own self-signed certificate, created on first use,
-and, if `users` are given, accepts only those user names and passwords (no anonymous).
+and, if `users` or `user_certificates` are given, accepts only those user names and
+passwords or X.509 user certificates (no anonymous).
 
 `write()` sets a value with its source timestamp and status code; every write is also
 recorded through `on_write`, which is how tests know exactly what the "hardware" did.
@@ -26,8 +27,9 @@ from urllib.parse import urlsplit
 
 from asyncua import Server, ua
 from asyncua.common.node import Node
-from asyncua.crypto import cert_gen
+from asyncua.crypto import cert_gen, uacrypto
 from asyncua.crypto.permission_rules import User, UserRole
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from simulators.models import SignalInfo
@@ -56,21 +58,31 @@ class ServerSecurity:
 
     certificate: Path  # DER
     private_key: Path  # PEM
-    users: Mapping[str, str] = field(default_factory=dict)  # user name -> password; empty: anonymous
+    users: Mapping[str, str] = field(default_factory=dict)  # user name -> password
+    user_certificates: tuple[Path, ...] = ()  # DER certificates accepted as X.509 user identities
     application_uri: str = "urn:factory-twin:simulator:server"
     policies: tuple[ua.SecurityPolicyType, ...] = (ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,)
 
 
 class _Users:
-    """asyncua user manager accepting exactly the configured user names and passwords."""
+    """asyncua user manager accepting exactly the configured user names and passwords, and user certificates."""
 
-    def __init__(self, users: Mapping[str, str]) -> None:
+    def __init__(self, users: Mapping[str, str], certificates: set[bytes]) -> None:
         self._users = dict(users)
+        self._certificates = certificates
+
+    def accept(self, der: bytes) -> None:
+        """Accept this DER certificate as a user identity."""
+        self._certificates.add(der)
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
         if username is not None and username in self._users and self._users[username] == password:
             return User(role=UserRole.User, name=username)
+        if certificate is not None:
+            der = certificate if isinstance(certificate, bytes) else certificate.public_bytes(Encoding.DER)
+            if der in self._certificates:
+                return User(role=UserRole.User, name="x509")
         return None
 
 
@@ -99,7 +111,9 @@ class OpcUaMachineServer:
         self._initial = initial
         self._ranges = ranges or {}
         self._on_write = on_write
-        self._server = Server(user_manager=_Users(security.users) if security and security.users else None)
+        self._users = _Users(security.users, set()) if security and (security.users or security.user_certificates) \
+            else None
+        self._server = Server(user_manager=self._users)
         self._nodes: dict[BoundSignal, Node] = {}
         self._started = False
 
@@ -133,8 +147,16 @@ class OpcUaMachineServer:
         await server.load_certificate(str(sec.certificate))
         await server.load_private_key(str(sec.private_key))
         server.set_security_policy(list(sec.policies))
+        tokens: list[type] = []
         if sec.users:
-            server.set_identity_tokens([ua.UserNameIdentityToken])
+            tokens.append(ua.UserNameIdentityToken)
+        if sec.user_certificates and self._users is not None:
+            tokens.append(ua.X509IdentityToken)
+            for path in sec.user_certificates:
+                cert = await uacrypto.load_certificate(str(path))
+                self._users.accept(cert.public_bytes(Encoding.DER))
+        if tokens:  # no anonymous users
+            server.set_identity_tokens(tokens)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._started:

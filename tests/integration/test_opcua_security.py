@@ -270,3 +270,23 @@ async def test_node_opcua_reads_the_secured_simulator_only_with_the_right_passwo
     lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     assert lines, err.decode()[-2000:]
     assert json.loads(lines[-1]) == expected
+
+
+async def test_source_logs_in_with_an_x509_user_certificate(tmp_path: Path) -> None:
+    user = Pki(tmp_path / "user", application_uri="urn:factory-twin:user:operator")
+    await asyncio.to_thread(user.renew)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    p = plant(endpoint, security_policy="Basic256Sha256", security_mode="SignAndEncrypt",
+              user_certificate={"certificate": str(user.cert_path), "private_key": str(user.key_path)})
+    sig = next(iter(p.signals()))
+    security = ServerSecurity(certificate=tmp_path / "server" / "cert.der", private_key=tmp_path / "server" / "key.pem",
+                              user_certificates=(user.cert_path,))
+    async with OpcUaMachineServer(endpoint=endpoint, signals=[sig], initial={sig: 1.0}, security=security) as srv:
+        rig = Rig(srv, p, tmp_path / "state", security.certificate)
+        rig.trust_server()
+        source, emitted = rig.source(), Recorder()
+        async with running(source.run(emitted)):
+            await asyncio.wait_for(source.ready.wait(), 20)
+            await srv.write(sig, 5.5, datetime.now(UTC))
+            await eventually(lambda: _true(5.5 in emitted.values()), timeout_s=10, interval_s=0.02)
+            assert [s.user.name for s in srv.server.iserver._external_sessions.values()] == ["x509"]

@@ -521,7 +521,10 @@ def _explained(exc: ua.UaStatusCodeError, conn: OpcUaConnection) -> Exception:
     if text is None:
         same: Exception = exc
         return same
-    who = f" (user {conn.username})" if conn.username else ""
+    if exc.code == ua.StatusCodes.BadUserAccessDenied and conn.user_certificate is not None:
+        text = "the server refused the user certificate (BadUserAccessDenied)"
+    who = f" (user {conn.username})" if conn.username else \
+        f" (user certificate {conn.user_certificate.certificate})" if conn.user_certificate else ""
     return OpcUaSecurityError(f"{text}{who}")
 
 
