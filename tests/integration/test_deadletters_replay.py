@@ -122,7 +122,7 @@ async def test_a_reading_of_a_signal_added_later_is_replayed_into_influxdb_exact
             code, out, err = await twin("deadletters", "list", "--json", state_dir=state)
             assert (code, err) == (0, "")
             assert [json.loads(line) for line in out.splitlines()] == [{
-                "id": letter.id, "service": "ingest", "topic": topic, "reason": letter.reason,
+                "id": letter.id, "service": "ingest", "topic": topic, "reason": letter.reason, "repeats": 0,
                 "received": letter.received.isoformat(), "replayed": None, "payload": letter.payload.decode()}]
             assert len(await published_before_marker(watcher, edge)) == 1  # the edge's own message
 
