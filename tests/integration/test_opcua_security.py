@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -149,14 +150,17 @@ async def test_an_unsecured_client_gets_nothing_from_the_secured_server(rig: Rig
                                  "Basic256Sha256 SignAndEncrypt); set security_policy and security_mode")
 
 
-async def test_a_wrong_password_is_refused_with_a_clear_message(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_wrong_password_is_refused_with_a_clear_message(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv(ENV, "not-the-password")
+    caplog.set_level(logging.DEBUG)
     rig.trust_server()
     source, emitted = rig.source(), Recorder()
     async with running(source.run(emitted)):
         await eventually(lambda: _true(source.last_error is not None), timeout_s=20, interval_s=0.02)
     assert source.last_error == f"the server refused the user name or password (BadUserAccessDenied) (user {USER})"
     assert not source.ready.is_set() and emitted.readings == []
+    assert "not-the-password" not in caplog.text  # not even at DEBUG, from us or asyncua
 
 
 async def test_a_missing_password_variable_is_named(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,11 +173,20 @@ async def test_a_missing_password_variable_is_named(rig: Rig, monkeypatch: pytes
 
 
 async def test_an_untrusted_server_is_refused_until_twin_certs_trust(
-        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+        rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv(ENV, PASSWORD)
+    caplog.set_level(logging.DEBUG, logger="edge_agent.sources.opcua.source")
     source, emitted = rig.source(), Recorder()
+
+    def retries() -> int:
+        return sum("still away" in r.getMessage() for r in caplog.records)
+
     async with running(source.run(emitted)):
-        await eventually(lambda: _true(source.last_error is not None), timeout_s=20, interval_s=0.02)
+        await eventually(lambda: _true(source.last_error is not None and retries() >= 2), timeout_s=20,
+                         interval_s=0.02)
+        # Said once for the series of attempts, at ERROR, with the command; the retries at DEBUG.
+        told = [r for r in caplog.records if r.levelno >= logging.WARNING and "twin certs trust" in r.getMessage()]
+        assert len(told) == 1 and told[0].levelno == logging.ERROR
         error = source.last_error
         assert error is not None and f"to trust it run: twin certs trust {rig.thumbprint}" in error
         rejected = rig.state / "pki" / "rejected" / "certs" / f"{rig.thumbprint}.der"
@@ -290,3 +303,17 @@ async def test_source_logs_in_with_an_x509_user_certificate(tmp_path: Path) -> N
             await srv.write(sig, 5.5, datetime.now(UTC))
             await eventually(lambda: _true(5.5 in emitted.values()), timeout_s=10, interval_s=0.02)
             assert [s.user.name for s in srv.server.iserver._external_sessions.values()] == ["x509"]
+
+
+def test_the_edge_agent_s_sources_use_the_pki_of_the_state_dir_with_the_agent_s_uri(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_agent.sources.base import SourceContext
+    from edge_agent.sources.opcua.source import build_sources
+
+    monkeypatch.setenv("TWIN_STATE_DIR", str(tmp_path))
+    p = plant("opc.tcp://127.0.0.1:4840", **SECURED)
+    context = SourceContext(plant=p, signals=list(p.signals()), client=None, stats=Stats("t"),  # type: ignore[arg-type]
+                            agent_id="edge-7", deadletters=None, commit=None)  # type: ignore[arg-type]
+    (source,) = build_sources(context)
+    assert isinstance(source, OpcUaSource) and source.pki is not None
+    assert (source.pki.root, source.pki.application_uri) == (tmp_path / "pki", "urn:factory-twin:edge:edge-7")

@@ -82,6 +82,24 @@ class OpcUaSecurityError(Exception):
     """A secured connection cannot be set up as configured; the message says what to change."""
 
 
+class _NoCredentials(logging.Filter):
+    """Drops asyncua's DEBUG dump of an ActivateSessionRequest: it holds the user's password in clear."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(isinstance(arg, ua.ActivateSessionRequest) for arg in _args(record))
+
+
+def _args(record: logging.LogRecord) -> tuple[object, ...]:
+    args = record.args
+    return args if isinstance(args, tuple) else ()
+
+
+# asyncua logs every request it sends at DEBUG ("Sending: %s"), and a UserNameIdentityToken's
+# password is plain text in it when the channel is encrypted (Part 4 §7.36.4 lets the token
+# go unencrypted then). `twin` keeps asyncua at ERROR, but a library user may not.
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_NoCredentials())
+
+
 def quality_of(status: ua.StatusCode) -> Quality:
     """OPC UA severity bits (Part 4 §7.34.1) → our quality."""
     if status.is_good():
@@ -235,6 +253,11 @@ class OpcUaSource:
         self._failed_attempts = 0
         self._pki = pki  # made from TWIN_STATE_DIR on the first secured session if not given
         self._last_error: str | None = None
+
+    @property
+    def pki(self) -> Pki | None:
+        """The certificate store used for secured sessions (None until the first one, if not given)."""
+        return self._pki
 
     @property
     def last_error(self) -> str | None:
