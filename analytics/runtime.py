@@ -40,6 +40,7 @@ from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_
 from twin.consumer import Decoded, Item, StreamConsumer, Subscription
 from twin.deadletter import DeadLetters, DeadLetterStore, store_path
 from twin.events import AlertEvent
+from twin.filelock import ExclusiveLock
 from twin.influx import InfluxDB, InfluxError
 from twin.mqtt import Message, MqttClient, MqttError
 from twin.plant import Plant
@@ -143,7 +144,17 @@ class AnalyticRunner:
             async with self.client:
                 await self.consumer.run()
             return
-        store = await asyncio.to_thread(StateStore, self.state_path)
+        # One process per analytic and instance: two would overwrite each other's checkpoints.
+        name = f"{self.state_path.name}.{self.analytic.name}.{self.instance}.lock"
+        lock = ExclusiveLock(self.state_path.with_name(name),
+                             what=f"the checkpoint of {self.analytic.name} instance {self.instance!r}",
+                             hint="give each analytics process its own --instance")
+        lock.acquire()
+        try:
+            store = await asyncio.to_thread(StateStore, self.state_path)
+        except BaseException:
+            lock.release()
+            raise
         try:
             await asyncio.to_thread(self._restore, store, self.analytic)
             self._state = store
@@ -152,6 +163,7 @@ class AnalyticRunner:
         finally:
             self._state = None
             store.close()
+            lock.release()
 
     def _restore(self, store: StateStore, analytic: Checkpointed) -> None:
         name = self.analytic.name

@@ -16,19 +16,15 @@ lock serialises them, as they share one connection.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import TwinError
+from twin.filelock import ExclusiveLock, InUse
 
-
-class QueueInUse(TwinError):
-    """Another process (a second edge agent) has the queue file open."""
+QueueInUse = InUse  # another process (a second edge agent) has the queue file open
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +45,11 @@ class DiskQueue:
         self.path = path
         self.max_items = max_items
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Two agents on one queue would publish and delete each other's rows: hold an
-        # exclusive lock on a side file for as long as the queue is open (released by the
-        # kernel when the process dies, so a killed agent does not block its restart).
-        self._lock_file = open(path.with_name(path.name + ".lock"), "a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "another process"
-            self._lock_file.close()
-            raise QueueInUse(f"the edge queue {path} is in use by {holder}; give each edge agent its own "
-                             f"--agent-id (the queue file is named after it)") from None
-        self._lock_file.truncate(0)
-        self._lock_file.write(f"pid {os.getpid()}")
-        self._lock_file.flush()
+        # Two agents on one queue would publish and delete each other's rows (twin/filelock.py).
+        self._file_lock = ExclusiveLock(
+            path.with_name(path.name + ".lock"), what=f"the edge queue {path}",
+            hint="give each edge agent its own --agent-id (the queue file is named after it)")
+        self._file_lock.acquire()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +71,7 @@ class DiskQueue:
         """Close the database file and release the lock on it."""
         with self._lock:
             self._db.close()
-        self._lock_file.close()
+        self._file_lock.release()
 
     @property
     def depth(self) -> int:

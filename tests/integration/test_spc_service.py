@@ -20,6 +20,7 @@ from tests.helpers import EXAMPLE_PLANT, eventually, example_plant, running
 from tests.unit.spc.test_service import gauge_readings
 from twin import topics
 from twin.events import AlertEvent, EventState, Severity
+from twin.filelock import InUse
 from twin.influx import InfluxDB
 from twin.mqtt import MqttClient
 from twin.readings import encode
@@ -124,3 +125,20 @@ async def test_spc_run_charts_on_its_own_and_stops_cleanly_on_sigterm(
         _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
     assert b"duplicates ignored" in err
+
+
+async def test_a_second_spc_process_with_the_same_instance_is_refused(mqtt_endpoint: MqttEndpoint, influx: InfluxDB,
+                                                                     tmp_path: Path) -> None:
+    plant = example_plant()
+    first = AnalyticRunner(build_spc(plant), mqtt_endpoint=mqtt_endpoint, influx=influx, plant=plant,  # type: ignore[arg-type]
+                           state_path=tmp_path / "analytics-state.sqlite")
+    second = AnalyticRunner(build_spc(plant), mqtt_endpoint=mqtt_endpoint, influx=influx, plant=plant,  # type: ignore[arg-type]
+                            state_path=tmp_path / "analytics-state.sqlite")
+    task = asyncio.create_task(first.run())
+    try:
+        await asyncio.wait_for(first.ready.wait(), 20)
+        with pytest.raises(InUse, match="checkpoint of spc instance '1' is in use by pid"):
+            await second.run()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
