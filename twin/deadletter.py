@@ -29,6 +29,7 @@ from typing import Any
 
 from twin.errors import TwinError
 from twin.mqtt import MqttClient, MqttError
+from twin.private import private_file
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class DeadLetterStore:
         self._lock = threading.Lock()  # one connection, used from worker threads in turn
         try:
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(path)  # refused payloads may hold anything a device sent
             self._db = sqlite3.connect(":memory:" if path is None else path, timeout=10,
                                        check_same_thread=False, isolation_level=None)
             if path is not None:

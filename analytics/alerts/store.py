@@ -24,6 +24,7 @@ from typing import Any, Self
 from analytics.alerts.errors import AlertNotFound
 from analytics.alerts.model import Action, Alert, AlertState, Delivery, HistoryEntry
 from twin.events import Severity
+from twin.private import private_file
 from twin.readings import format_ts
 from twin.topics import AssetPath
 
@@ -106,7 +107,8 @@ class AlertStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: the connection is used only from the event loop thread,
         # but uvicorn and the manager may be started from different threads in tests.
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # 0600: the routing table it keeps holds channel URLs, which may carry credentials.
+        db = sqlite3.connect(private_file(self.path), isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash or

@@ -256,3 +256,10 @@ async def test_send_with_a_broken_store_counts_the_failure_and_does_not_raise(tm
     assert dead.stats.counters["deadletters"] == 1
     assert dead.stats.counters["deadletter_store_failures"] == 1
 
+
+
+def test_the_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "deadletters.sqlite"
+    with DeadLetterStore(path) as store:
+        store.add(service="ingest", topic="t", payload=b"x", reason="r", received=datetime.now(UTC))
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from analytics.alerts.errors import AlertNotFound, InvalidTransition
 from analytics.alerts.manager import AlertManager
 from analytics.alerts.model import Action, AlertState
+from analytics.alerts.store import AlertStore
 from tests.unit.alerts.conftest import T0, Clock, event, outbox
 
 Make = Callable[..., AlertManager]
@@ -214,3 +216,11 @@ def test_list_filters_by_state_and_asset_pattern(make_manager: Make) -> None:
     assert [x.key for x in m.find(states=["acknowledged"])] == ["a"]
     assert [x.key for x in m.find(asset="plant2/**")] == ["b"]
     assert [x.key for x in m.find(asset="plant1/machining/line1/cnc-0?")] == ["a"]
+
+
+def test_the_alert_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It keeps the routing table, whose channel URLs may carry credentials."""
+    path = tmp_path / "alerts.db"
+    with AlertStore(path):
+        pass
+    assert path.stat().st_mode & 0o777 == 0o600
