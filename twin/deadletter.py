@@ -30,6 +30,7 @@ from typing import Any
 from twin.errors import TwinError
 from twin.mqtt import MqttClient, MqttError
 from twin.private import private_file
+from twin.sqlite import transaction
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -134,14 +135,8 @@ class DeadLetterStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     def add(self, *, service: str, topic: str, payload: bytes, reason: str, received: datetime) -> int:
         """Keep one dead letter; drops the oldest beyond the bounds. Returns its id.

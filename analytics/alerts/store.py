@@ -26,6 +26,7 @@ from analytics.alerts.model import Action, Alert, AlertState, Delivery, HistoryE
 from twin.events import Severity
 from twin.private import private_file
 from twin.readings import format_ts
+from twin.sqlite import transaction
 from twin.topics import AssetPath
 
 SCHEMA = """
@@ -134,14 +135,8 @@ class AlertStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db) as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     # -- alerts ----------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from analytics.spc.errors import SpcConfigError, SpcError
 from analytics.spc.evaluator import BaselineInfo
 from analytics.spc.phase1 import ATTRIBUTES_CHARTS, build_chart
 from analytics.spc.points import Limits
+from twin.sqlite import transaction
 
 LIMITS_FILE = "spc-limits.sqlite"
 Action = Literal["estimated", "set", "reset"]
@@ -226,13 +227,8 @@ class LimitsStore:
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             if write:
-                db.execute("BEGIN IMMEDIATE")
-                try:
+                with transaction(db):
                     yield db
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
             else:
                 yield db
         except sqlite3.Error as exc:
