@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asyncua import ua
 from cryptography import x509
 
 from app.localservers import free_port
@@ -317,3 +318,26 @@ def test_the_edge_agent_s_sources_use_the_pki_of_the_state_dir_with_the_agent_s_
     (source,) = build_sources(context)
     assert isinstance(source, OpcUaSource) and source.pki is not None
     assert (source.pki.root, source.pki.application_uri) == (tmp_path / "pki", "urn:factory-twin:edge:edge-7")
+
+
+@pytest.mark.parametrize(("policy", "mode", "served"), [
+    ("Aes128_Sha256_RsaOaep", "SignAndEncrypt", ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt),
+    ("Aes256_Sha256_RsaPss", "SignAndEncrypt", ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt),
+    ("Basic256Sha256", "Sign", ua.SecurityPolicyType.Basic256Sha256_Sign),
+])
+async def test_each_policy_and_mode_collects_from_a_server_serving_only_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, mode: str, served: ua.SecurityPolicyType) -> None:
+    monkeypatch.setenv(ENV, PASSWORD)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    p = plant(endpoint, security_policy=policy, security_mode=mode, username=USER, password_env=ENV)
+    sig = next(iter(p.signals()))
+    security = ServerSecurity(certificate=tmp_path / "server" / "cert.der", private_key=tmp_path / "server" / "key.pem",
+                              users={USER: PASSWORD}, policies=(served,))
+    async with OpcUaMachineServer(endpoint=endpoint, signals=[sig], initial={sig: 1.0}, security=security) as srv:
+        rig = Rig(srv, p, tmp_path / "state", security.certificate)
+        rig.trust_server()
+        source, emitted = rig.source(), Recorder()
+        async with running(source.run(emitted)):
+            await asyncio.wait_for(source.ready.wait(), 20)
+            await srv.write(sig, 6.5, datetime.now(UTC))
+            await eventually(lambda: _true(6.5 in emitted.values()), timeout_s=10, interval_s=0.02)
