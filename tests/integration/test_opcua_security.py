@@ -202,6 +202,8 @@ async def test_an_untrusted_server_is_refused_until_twin_certs_trust(
         assert result.returncode == 0, result.stderr
         assert (rig.state / "pki" / "trusted" / "certs" / f"{rig.thumbprint}.der").is_file()
         assert not rejected.exists()
+        listed = await twin(rig.state, "certs", "list")
+        assert [line.split()[:2] for line in listed.stdout.splitlines()] == [["trusted", rig.thumbprint]]
         await asyncio.wait_for(source.ready.wait(), 20)  # the next attempt, same source, no restart
         await rig.server.write(rig.server.signals[0], 7.25, datetime.now(UTC))
         await eventually(lambda: _true(7.25 in emitted.values()), timeout_s=10, interval_s=0.02)
@@ -240,6 +242,8 @@ async def test_twin_certs_errors_are_one_line_with_a_non_zero_exit(tmp_path: Pat
     assert shown.returncode != 0 and shown.stderr.strip().count("\n") == 0 and "no certificate yet" in shown.stderr
     trusted = await twin(tmp_path, "certs", "trust", "abcdef")
     assert trusted.returncode != 0 and "no certificate with thumbprint abcdef" in trusted.stderr
+    rejected = await twin(tmp_path, "certs", "reject", "abcdef")
+    assert rejected.returncode != 0 and "no certificate with thumbprint abcdef in pki/trusted/certs" in rejected.stderr
     renewed = await twin(tmp_path, "certs", "renew")
     assert renewed.returncode == 0, renewed.stderr
     first = (tmp_path / "pki" / "own" / "certs" / "cert.der").read_bytes()
