@@ -38,7 +38,7 @@ from analytics.alerts.plugin import alerts_config
 from analytics.runtime import AnalyticRunner, analytic_runner
 from api.auth import ApiSettings, Role, load_api_settings
 from app import services
-from app.localservers import LocalInfluxDB, LocalMosquitto, free_port
+from app.localservers import ROLE_ACL, BrokerAccount, LocalInfluxDB, LocalMosquitto, free_port, write_secret
 from edge_agent import EdgeAgent
 from edge_agent.queue import DiskQueue
 from ingest import Ingest
@@ -78,10 +78,17 @@ async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, co
     """Run everything until cancelled or options.duration_s has passed."""
     with contextlib.ExitStack() as stack:
         state = settings.state_dir / "demo"
+        roles: dict[str, Settings] = {}
         if settings.mqtt_url is None:
-            broker = stack.enter_context(LocalMosquitto(state / "mosquitto", free_port()))
+            accounts = _broker_accounts(state)
+            broker = stack.enter_context(LocalMosquitto(state / "mosquitto", free_port(), accounts=accounts))
             settings = settings.model_copy(update={"mqtt_url": broker.url})
-            console.print(f"[dim]started local Mosquitto on {broker.url}[/]")
+            # Each service connects with its own role's account (app.localservers.ROLE_ACL).
+            roles = {role: settings.model_copy(update={"mqtt_username": account.username,
+                                                       "mqtt_password": SecretStr(account.password)})
+                     for role, account in accounts.items()}
+            console.print(f"[dim]started local Mosquitto on {broker.url} (accounts per role, anonymous refused; "
+                          f"passwords in {state / 'mqtt-accounts'})[/]")
         if settings.influx_url is None:
             influxd = stack.enter_context(LocalInfluxDB(state / "influxdb", free_port()))
             settings = settings.model_copy(update={"influx_url": influxd.url})
@@ -98,8 +105,20 @@ async def run_demo(settings: Settings, plant: Plant, *, options: DemoOptions, co
         async with influx_client(settings) as db:
             await db.ping()
             await ensure_database(db)
-            await _run_services(settings, plant, db, api, options, console)
+            await _run_services(settings, plant, db, api, options, console, roles)
             return await _summary(plant, db)
+
+
+def _broker_accounts(state: Path) -> dict[str, BrokerAccount]:
+    """One demo broker account per role; passwords generated once, kept 0600 in the state folder."""
+    path = state / "mqtt-accounts"
+    lines = path.read_text().splitlines() if path.exists() else []
+    passwords = dict(line.split(":", 1) for line in lines if ":" in line)
+    if set(passwords) != set(ROLE_ACL):
+        passwords = {role: secrets.token_urlsafe(18) for role in ROLE_ACL}
+        write_secret(path, "".join(f"{role}:{pw}\n" for role, pw in passwords.items()))
+    path.chmod(0o600)
+    return {role: BrokerAccount(f"demo-{role}", pw, role) for role, pw in passwords.items()}
 
 
 def _api_settings(state: Path) -> ApiSettings:
@@ -117,25 +136,31 @@ def _api_settings(state: Path) -> ApiSettings:
 
 
 async def _run_services(settings: Settings, plant: Plant, db: InfluxDB, api: ApiSettings, options: DemoOptions,
-                        console: Console) -> None:
+                        console: Console, roles: dict[str, Settings]) -> None:
     from analytics.catalog import build_analytics
     from api.cli import build_service
 
+    def role(name: str) -> Settings:
+        """The settings a service of this role connects with (its own broker account, if the demo made them)."""
+        return roles.get(name, settings)
+
     dead = DeadLetterStore(store_path(settings.state_dir))
-    edge = services.edge_agent(settings, plant, deadletters=dead)
-    ingest = services.ingest_worker(settings, db, plant=plant, deadletters=dead)
-    alerts = build_service(alerts_config(plant), settings, api, db_path=settings.state_dir / "demo" / "alerts.db",
-                           influx=db, plant=plant, deadletters=dead)
-    runners = [analytic_runner(settings, plant, a, db, deadletters=dead) for a in build_analytics(plant, settings)]
+    edge = services.edge_agent(role("edge"), plant, deadletters=dead)
+    ingest = services.ingest_worker(role("ingest"), db, plant=plant, deadletters=dead)
+    alerts = build_service(alerts_config(plant), role("alerts"), api,
+                           db_path=settings.state_dir / "demo" / "alerts.db", influx=db, plant=plant, deadletters=dead)
+    runners = [analytic_runner(role("analytics"), plant, a, db, deadletters=dead)
+               for a in build_analytics(plant, settings)]
     with dead:
-        await _run(settings, plant, api, options, console, edge, ingest, alerts, runners)
+        await _run(settings, plant, api, options, console, edge, ingest, alerts, runners, device=role("device"))
 
 
 async def _run(settings: Settings, plant: Plant, api: ApiSettings, options: DemoOptions, console: Console,
-               edge: EdgeAgent, ingest: Ingest, alerts: AlertService, runners: list[AnalyticRunner]) -> None:
+               edge: EdgeAgent, ingest: Ingest, alerts: AlertService, runners: list[AnalyticRunner], *,
+               device: Settings) -> None:
     start = datetime.now(UTC) - timedelta(seconds=options.backfill_s) if options.backfill_s > 0 else None
     speed = options.speed if start is not None else 1.0
-    async with mqtt_client(settings, "twin-demo-devices") as devices, \
+    async with mqtt_client(device, "twin-demo-devices") as devices, \
             PlantSimulator(plant, mqtt=devices, tick_s=1.0, speed=speed, start=start, catch_up=True) as sim:
         console.print(f"[green]factory-twin demo running[/]: {len(list(plant.signals()))} signals, "
                       f"database {settings.influx_db!r} at {settings.influx_url}. Ctrl-C stops.")

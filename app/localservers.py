@@ -8,11 +8,17 @@ packages does not start these servers (DESIGN.md §9), which is why we start the
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -104,23 +110,119 @@ class _Process:
         self.stop()
 
 
+# What each role may do on the broker (Mosquitto acl_file syntax). Least privilege: each
+# service may publish what it produces and read what it consumes (twin/topics.py), so a
+# leaked device password cannot forge telemetry, alerts or acknowledgements.
+_TELEMETRY = "twin/v1/+/+/+/+/telemetry"
+_ALERTS = "twin/v1/+/+/+/+/alerts"
+ROLE_ACL: dict[str, tuple[str, ...]] = {
+    "edge": (f"topic write {_TELEMETRY}", "topic write twin/v1/_sys/edge/+/status",
+             "topic read twin/v1/_sys/edge/+/ack", "topic read twin/v1/_sys/ingest/+/state",
+             "topic write twin/v1/_sys/deadletter/#", "topic read devices/#"),
+    "ingest": (f"topic read {_TELEMETRY}", "topic read twin/v1/_sys/edge/+/status",
+               "topic write twin/v1/_sys/edge/+/ack", "topic write twin/v1/_sys/ingest/+/state",
+               "topic write twin/v1/_sys/deadletter/#"),
+    "analytics": (f"topic read {_TELEMETRY}", f"topic write {_ALERTS}", "topic write twin/v1/_sys/deadletter/#"),
+    "alerts": (f"topic read {_TELEMETRY}", f"topic read {_ALERTS}", "topic read twin/v1/_sys/edge/+/status",
+               "topic write twin/v1/_sys/deadletter/#"),
+    "device": ("topic write devices/#",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccount:
+    """A broker user with one of the roles of ROLE_ACL."""
+
+    username: str
+    password: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLE_ACL:
+            raise ValueError(f"unknown broker role {self.role!r}; expected one of {sorted(ROLE_ACL)}")
+
+    def __repr__(self) -> str:  # never the password, in a log line or a test report
+        return f"BrokerAccount(username={self.username!r}, role={self.role!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTls:
+    """A TLS listener: the broker's certificate and key; with `client_ca_file`, client certificates required."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+
+def mosquitto_password_hash(password: str, *, iterations: int = 101) -> str:
+    """A password in Mosquitto 2's file format ($7$: PBKDF2-SHA512, as `mosquitto_passwd -b` writes).
+
+    Computed here so that the password never appears on a command line (visible in `ps`).
+    """
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file that holds a secret, readable by its owner only (0600 from the first byte)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # an existing file keeps its old mode through O_CREAT
+        f.write(text)
+
+
 class LocalMosquitto(_Process):
-    """Mosquitto on 127.0.0.1:port with persistence under state_dir."""
+    """Mosquitto on 127.0.0.1:port with persistence under state_dir.
+
+    Anonymous by default (the test fixture). With `accounts`, a password file and an ACL
+    file (ROLE_ACL) are written and anonymous clients are refused; with `tls`, the
+    listener speaks TLS only.
+    """
 
     name = "mosquitto"
 
+    def __init__(self, state_dir: Path, port: int | None, *, accounts: Mapping[str, BrokerAccount] | None = None,
+                 tls: BrokerTls | None = None) -> None:
+        super().__init__(state_dir, port)
+        self.accounts = dict(accounts or {})
+        self.tls = tls
+
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def _security(self) -> str:
+        lines: list[str] = []
+        if self.tls is not None:
+            lines += [f"certfile {self.tls.cert_file}", f"keyfile {self.tls.key_file}"]
+            if self.tls.client_ca_file is not None:
+                lines += [f"cafile {self.tls.client_ca_file}", "require_certificate true"]
+        if not self.accounts:
+            return "\n".join([*lines, "allow_anonymous true"]) + "\n"
+        passwords = self.state_dir / "mosquitto.passwd"
+        acl = self.state_dir / "mosquitto.acl"
+        write_secret(passwords, "".join(f"{a.username}:{mosquitto_password_hash(a.password)}\n"
+                                        for a in self.accounts.values()))
+        rules = []
+        for account in self.accounts.values():
+            rules += [f"user {account.username}", *ROLE_ACL[account.role], ""]
+        write_secret(acl, "\n".join(rules))
+        return "\n".join([*lines, "allow_anonymous false", f"password_file {passwords}", f"acl_file {acl}"]) + "\n"
 
     def command(self) -> list[str]:
         binary = _find("mosquitto", "mosquitto")
         conf = self.state_dir / "mosquitto.conf"
         data = self.state_dir / "mosquitto-data"
         data.mkdir(parents=True, exist_ok=True)
+        security = self._security()
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            + security
+            # With secrets, run as the user who started it: Mosquitto started as root otherwise
+            # switches to the `mosquitto` user, who cannot read the 0600 password, ACL, key files.
+            + ("user root\n" if os.geteuid() == 0 and (self.accounts or self.tls) else "") +
             "persistence true\n"
             f"persistence_location {data}/\n"
             # Save sessions and queued messages every second (the default is every 30 min): a

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from twin.influx import InfluxDB, InfluxError
 from twin.mqtt import MqttClient
-from twin.settings import DEFAULT_INFLUX_URL, DEFAULT_MQTT_URL, MqttEndpoint, Settings, parse_mqtt_url
+from twin.settings import DEFAULT_INFLUX_URL, DEFAULT_MQTT_URL, MqttEndpoint, Settings, TlsOptions, parse_mqtt_url
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,19 @@ def secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def tls_options(settings: Settings) -> TlsOptions:
+    """TLS options from TWIN_MQTT_CA_FILE / _CERT_FILE / _KEY_FILE / _TLS_INSECURE."""
+    return TlsOptions(ca_file=settings.mqtt_ca_file, cert_file=settings.mqtt_cert_file,
+                      key_file=settings.mqtt_key_file, insecure=settings.mqtt_tls_insecure)
+
+
 def mqtt_endpoint(settings: Settings) -> MqttEndpoint:
-    """The broker from TWIN_MQTT_URL, or the local default."""
-    return parse_mqtt_url(settings.mqtt_url or DEFAULT_MQTT_URL)
+    """The broker from TWIN_MQTT_URL (or the local default), carrying the TLS options for mqtts://.
+
+    TLS travels inside the endpoint, which every service already takes, so no service
+    constructor changes to get it.
+    """
+    return parse_mqtt_url(settings.mqtt_url or DEFAULT_MQTT_URL, tls_options(settings))
 
 
 class MqttCredentials(TypedDict):

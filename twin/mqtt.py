@@ -14,13 +14,24 @@ paho is the reference Python MQTT client; this wrapper adds, and only adds:
 
 paho callbacks run on the network thread; every one hands over to the event loop with
 `call_soon_threadsafe`, so all state below is touched by the event loop only.
+
+Only the network thread touches the socket. paho, when no thread of its own runs its loop
+(we run `loop()` ourselves) and no external-loop callback is registered, writes a packet
+from the thread that calls `publish()`/`subscribe()`/`ack()`/`disconnect()` — here the event
+loop — while the network thread may be reading or writing the same socket in `loop()`. On
+plain TCP that can interleave two packets' bytes; on TLS, two threads driving one OpenSSL
+connection corrupt its records, and the broker drops the connection with "bad record
+mac". Registering `on_socket_register_write` makes paho only queue the packet and wake the
+network thread's select through its socket pair; that thread then writes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from twin.backoff import Backoff, ReconnectPolicy
 from twin.errors import TwinError
-from twin.settings import MqttEndpoint
+from twin.settings import MqttEndpoint, TlsOptions
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +87,48 @@ class Message:
     mid: int
 
 
+def tls_context(options: TlsOptions) -> ssl.SSLContext:
+    """A client TLS context: the broker's certificate always checked, its host name unless `insecure`.
+
+    Files that cannot be read or do not match raise MqttError naming the file (not its content).
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        if options.ca_file is not None:
+            ctx.load_verify_locations(cafile=str(options.ca_file))
+        if options.cert_file is not None:
+            ctx.load_cert_chain(str(options.cert_file),
+                                str(options.key_file) if options.key_file is not None else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MqttError(f"TLS setup failed ({type(exc).__name__}: {exc}); check TWIN_MQTT_CA_FILE "
+                        f"({options.ca_file}), TWIN_MQTT_CERT_FILE ({options.cert_file}) and "
+                        f"TWIN_MQTT_KEY_FILE ({options.key_file})") from None
+    if options.insecure:
+        ctx.check_hostname = False  # the certificate chain is still verified (CERT_REQUIRED)
+    ctx.sslsocket_class = _ClosingSSLSocket
+    return ctx
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails.
+
+    paho leaves a socket whose handshake failed (a refused certificate) to the garbage
+    collector, and every retry would leak one until then (a ResourceWarning each).
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Handshake; on failure close the socket before raising."""
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def _network_thread_writes(client: paho.Client, userdata: Any, sock: Any) -> None:
+    """paho's external-loop hook; its presence alone stops paho writing from the caller's thread."""
+
+
 class MqttClient:
     """Async context manager owning one paho client and its network thread."""
 
@@ -110,7 +163,12 @@ class MqttClient:
         if username is not None:
             self._client.username_pw_set(username, password)
         if endpoint.tls:
-            self._client.tls_set()
+            self._client.tls_set_context(tls_context(endpoint.tls_options or TlsOptions()))
+            if endpoint.tls_options is not None and endpoint.tls_options.insecure:
+                log.warning("mqtt %s: TWIN_MQTT_TLS_INSECURE is set: the broker's host name is NOT verified",
+                            client_id)
+        # Writes go through the network thread only (see the module docstring).
+        self._client.on_socket_register_write = _network_thread_writes
         if will is not None:
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         self._client.max_inflight_messages_set(max_inflight)
@@ -123,6 +181,7 @@ class MqttClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._flush = threading.Event()
         self._connected = asyncio.Event()
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._strict: set[int] = set()  # publishes for which "no matching subscribers" is a failure
@@ -131,6 +190,8 @@ class MqttClient:
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.connects = 0
         self.last_error: str | None = None
+        self._refused: str | None = None  # why the broker refused the current attempt (network thread)
+        self._warned: str | None = None  # the refusal last logged, so fast retries do not repeat it
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -145,8 +206,10 @@ class MqttClient:
     async def __aexit__(self, *exc: object) -> None:
         self._stopping.set()
         if self._client.is_connected():
-            # A clean DISCONNECT: the broker does not publish the will.
+            # A clean DISCONNECT: the broker does not publish the will. paho only queues it; the
+            # network thread writes it once `_flush` says it is queued.
             self._client.disconnect()
+        self._flush.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
             if not self._thread.is_alive():
@@ -245,6 +308,7 @@ class MqttClient:
     def _network(self) -> None:
         first = True
         while not self._stopping.is_set():
+            self._refused = None
             try:
                 if first:
                     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -261,8 +325,12 @@ class MqttClient:
                 while not self._stopping.is_set():
                     rc = self._client.loop(timeout=0.2)
                     if rc != paho.MQTT_ERR_SUCCESS:
-                        self.last_error = paho.error_string(rc)
+                        # A refused CONNACK says more than the closed socket that follows it.
+                        self.last_error = self._refused or paho.error_string(rc)
                         break
+            except ssl.SSLCertVerificationError as exc:
+                self.last_error = (f"TLS: the broker's certificate was refused ({exc.verify_message}); "
+                                   "check TWIN_MQTT_CA_FILE and the host name in TWIN_MQTT_URL")
             except OSError as exc:
                 self.last_error = str(exc)
             if self._stopping.is_set():
@@ -271,8 +339,10 @@ class MqttClient:
             log.info("mqtt %s: reconnecting to %s:%s in %.1f s (%s)", self.client_id,
                      self.endpoint.host, self.endpoint.port, delay, self.last_error)
             self._stopping.wait(delay)
-        # Flush the DISCONNECT queued by __aexit__.
-        for _ in range(5):
+        # Write the DISCONNECT that __aexit__ queues (and anything queued before it), for up to 1 s.
+        self._flush.wait(1.0)
+        deadline = time.monotonic() + 1.0
+        while self._client.want_write() and time.monotonic() < deadline:
             if self._client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
                 break
 
@@ -284,9 +354,14 @@ class MqttClient:
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
         if reason.is_failure:
-            self.last_error = f"broker refused connection: {reason}"
-            log.warning("mqtt %s: %s", self.client_id, self.last_error)
+            hint = (" (check TWIN_MQTT_USERNAME / TWIN_MQTT_PASSWORD)"
+                    if reason.value in (0x86, 0x87) else "")  # bad user name or password, not authorized
+            self.last_error = self._refused = f"broker refused connection: {reason}{hint}"
+            if self._refused != self._warned:  # once, not on every fast retry
+                log.warning("mqtt %s: %s", self.client_id, self.last_error)
+                self._warned = self._refused
             return
+        self._warned = None
         self._backoff.reset()
         # Renew subscriptions on every connect: the broker may have dropped the session.
         for topic_filter, qos in list(self._subscriptions.items()):
