@@ -54,10 +54,10 @@ class Settings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"TWIN_{name.upper()}: no such file {str(path)!r}")
         tls_set = self.mqtt_ca_file or self.mqtt_cert_file or self.mqtt_tls_insecure
-        if tls_set and self.mqtt_url is not None and not self.mqtt_url.startswith("mqtts://"):
+        if tls_set and not (self.mqtt_url or DEFAULT_MQTT_URL).startswith("mqtts://"):
             # Otherwise the TLS settings would be ignored and the connection left in clear text.
             raise ValueError("TWIN_MQTT_CA_FILE / _CERT_FILE / _TLS_INSECURE are set but TWIN_MQTT_URL is not "
-                             "mqtts://: use an mqtts:// URL")
+                             "mqtts:// (or not set): use an mqtts:// URL")
         return self
 
     @field_validator("influx_url")

@@ -42,6 +42,8 @@ def test_tls_settings_with_a_clear_text_url_are_refused(tmp_path: Path) -> None:
     ca.write_text("x")
     with pytest.raises(ValidationError, match="mqtts://"):
         Settings(mqtt_url="mqtt://broker", mqtt_ca_file=ca)
+    with pytest.raises(ValidationError, match="mqtts://"):
+        Settings(mqtt_tls_insecure=True)  # the default URL is mqtt://
 
 
 def test_a_certificate_needs_its_key_and_files_must_exist(tmp_path: Path) -> None:
