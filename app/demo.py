@@ -128,10 +128,9 @@ def _api_settings(state: Path) -> ApiSettings:
         return api
     path = state / "api-tokens"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(",".join(f"demo-{role}:{role}:{secrets.token_urlsafe(18)}"
-                                 for role in ("viewer", "maintainer", "admin")))
-        path.chmod(0o600)
+        # 0600 from creation: write-then-chmod would leave the tokens readable for a moment.
+        write_secret(path, ",".join(f"demo-{role}:{role}:{secrets.token_urlsafe(18)}"
+                                    for role in ("viewer", "maintainer", "admin")))
     return api.model_copy(update={"tokens": SecretStr(path.read_text().strip())})
 
 
