@@ -235,8 +235,6 @@ async def test_node_opcua_refuses_our_certificate_until_its_admin_trusts_it(stat
                              interval_s=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="node-opcua answers an untrusted client certificate with a message asyncua "
-                                       "cannot parse (NotEnoughData); the source reports a bare AssertionError")
 async def test_node_opcua_refusing_our_certificate_is_said_clearly(state: Path, tmp_path: Path) -> None:
     async with node_server(tmp_path / "server", None) as server:
         trust_directly(state, server)

@@ -42,6 +42,7 @@ from typing import Any
 from asyncua import Client, ua
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif
+from asyncua.common.utils import NotEnoughData
 from asyncua.crypto import security_policies
 
 from edge_agent.sources.base import Emit, Source, SourceContext
@@ -312,6 +313,16 @@ class OpcUaSource:
         except ua.UaStatusCodeError as err:
             client.disconnect_socket()
             raise _explained(err, self.connection) from err
+        except (AssertionError, NotEnoughData) as err:
+            # asyncua cannot parse the server's answer to our OpenSecureChannel/CreateSession: a
+            # server that does not trust our certificate (node-opcua) answers that way.
+            client.disconnect_socket()
+            if not self.connection.secured:
+                raise
+            raise OpcUaSecurityError(
+                f"connection {self.name}: the server broke off the secure channel while we opened it "
+                f"({type(err).__name__}); it most likely does not trust our certificate: give its administrator "
+                f"the certificate `twin certs show` prints, to trust") from err
         except ua.UaError as err:
             client.disconnect_socket()
             if not self.connection.secured and str(err).startswith("No matching endpoints"):
