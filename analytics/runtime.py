@@ -37,7 +37,7 @@ from analytics.state import SnapshotError, StateStore, StateStoreError, state_pa
 from twin import decoders, topics
 from twin.backoff import Backoff
 from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_endpoint
-from twin.consumer import Decoded, Item, StreamConsumer, Subscription
+from twin.consumer import ConsumerOptions, Decoded, Item, StreamConsumer, Subscription
 from twin.deadletter import DeadLetters, DeadLetterStore, store_path
 from twin.events import AlertEvent
 from twin.filelock import ExclusiveLock
@@ -49,6 +49,8 @@ from twin.settings import MqttEndpoint, Settings
 from twin.stats import Stats
 
 log = logging.getLogger(__name__)
+
+ANALYTICS_LINGER_S = 0.5
 
 
 @dataclass
@@ -135,7 +137,10 @@ class AnalyticRunner:
         group = f"analytics-{analytic.name}"
         self.consumer = StreamConsumer(
             name=service, client=self.client, decoder=self._decode, sink=self, deadletters=dead, stats=self.stats,
-            subscriptions=[Subscription(topics.shared(group, topics.subscription("telemetry", site)))])
+            subscriptions=[Subscription(topics.shared(group, topics.subscription("telemetry", site)))],
+            # Linger for bigger batches: each batch is checkpointed before it is acknowledged,
+            # and a PdM snapshot is hundreds of KiB (analytics/state.py), so a few a second.
+            options=ConsumerOptions(batch_max_messages=100, linger_s=ANALYTICS_LINGER_S))
         self.ready = self.consumer.ready
 
     async def run(self) -> None:

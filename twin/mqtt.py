@@ -49,6 +49,10 @@ from twin.settings import MqttEndpoint, TlsOptions
 log = logging.getLogger(__name__)
 
 
+# How long one subscribe attempt waits for its SUBACK when the caller waits forever.
+SUBACK_RETRY_S = 30.0
+
+
 class MqttError(TwinError):
     """The broker refused or could not be reached in time."""
 
@@ -185,6 +189,7 @@ class MqttClient:
         self._connected = asyncio.Event()
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._strict: set[int] = set()  # publishes for which "no matching subscribers" is a failure
+        self._suback_mids: set[int] = set()  # subscribes waiting for their SUBACK
         self.refused_publishes = 0
         self._subscriptions: dict[str, int] = {}
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
@@ -279,24 +284,38 @@ class MqttClient:
         "ready" before it, can miss the first messages published right after.
         """
         self._subscriptions[topic_filter] = qos
-        await self.wait_connected(timeout_s)
-        fut: asyncio.Future[None] = self._running_loop().create_future()
-        rc, mid = self._client.subscribe(topic_filter, qos)
-        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
-            raise MqttError(f"subscribe to {topic_filter!r} failed: {paho.error_string(rc)}")
-        self._pending[mid] = fut  # resolved by on_subscribe, via the event loop like on_publish
-        try:
-            async with asyncio.timeout(timeout_s):
-                await fut
-        except TimeoutError:
-            self._pending.pop(mid, None)
-            raise MqttError(f"no SUBACK for {topic_filter!r} within {timeout_s} s") from None
+        while True:
+            try:
+                await self._subscribe_once(topic_filter, qos, timeout_s)
+                break
+            except MqttError:
+                # timeout_s=None: wait for the broker however long it takes. A connection lost
+                # before the SUBACK fails the attempt; the next one goes out on the new connection.
+                if timeout_s is not None or self._stopping.is_set():
+                    raise
 
         def unsubscribe() -> None:
             if self._subscriptions.pop(topic_filter, None) is not None and self.is_connected:
                 self._client.unsubscribe(topic_filter)
 
         return unsubscribe
+
+    async def _subscribe_once(self, topic_filter: str, qos: int, timeout_s: float | None) -> None:
+        await self.wait_connected(timeout_s)
+        fut: asyncio.Future[None] = self._running_loop().create_future()
+        rc, mid = self._client.subscribe(topic_filter, qos)
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise MqttError(f"subscribe to {topic_filter!r} failed: {paho.error_string(rc)}")
+        self._pending[mid] = fut  # resolved by on_subscribe, via the event loop like on_publish
+        self._suback_mids.add(mid)
+        try:
+            async with asyncio.timeout(timeout_s if timeout_s is not None else SUBACK_RETRY_S):
+                await fut
+        except TimeoutError:
+            self._pending.pop(mid, None)
+            raise MqttError(f"no SUBACK for {topic_filter!r} within {timeout_s or SUBACK_RETRY_S} s") from None
+        finally:
+            self._suback_mids.discard(mid)
 
     def ack(self, message: Message) -> None:
         """Acknowledge a received QoS 1 message (manual-ack mode only)."""
@@ -379,6 +398,10 @@ class MqttClient:
             self._connected.set()
         else:
             self._connected.clear()
+            # A SUBACK cannot arrive on a connection that is gone: fail those waits now (the
+            # subscription itself is renewed on the next connect).
+            for mid in list(self._suback_mids):
+                self._fail(mid, "connection lost before the broker confirmed the subscription")
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         message = Message(msg.topic, bytes(msg.payload), msg.qos, msg.retain, msg.mid)
