@@ -345,3 +345,21 @@ async def test_each_policy_and_mode_collects_from_a_server_serving_only_it(
             await asyncio.wait_for(source.ready.wait(), 20)
             await srv.write(sig, 6.5, datetime.now(UTC))
             await eventually(lambda: _true(6.5 in emitted.values()), timeout_s=10, interval_s=0.02)
+
+
+async def test_twin_opcua_browse_works_on_a_secured_server(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Onboarding a secured machine: the same certificate, trust list and user as the edge."""
+    rig.trust_server()
+    endpoint = rig.plant.connections_of("opcua")["cell-1"].endpoint
+    secured = ["--policy", "Basic256Sha256", "--mode", "SignAndEncrypt", "--username", USER, "--password-env", ENV]
+    monkeypatch.setenv(ENV, PASSWORD)
+    done = await twin(rig.state, "opcua", "browse", endpoint, *secured, "--yaml", "--connection", "cell-1")
+    assert done.returncode == 0, done.stderr
+    node = rig.server.signals[0].spec.section("opcua").node
+    assert node in done.stdout
+    monkeypatch.setenv(ENV, "not-the-password")
+    done = await twin(rig.state, "opcua", "browse", endpoint, *secured)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "BadUserAccessDenied" in done.stderr and "not-the-password" not in done.stderr
+    done = await twin(rig.state, "opcua", "browse", endpoint)  # no security: refused, offers listed
+    assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -39,6 +39,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from twin.errors import TwinError
+
 KEY_MODE = 0o600
 # Self-signed application certificates of OPC UA tools are usually valid for a few years;
 # renewing is `twin certs renew` (and re-trusting on each server), so not too short.
@@ -48,7 +50,7 @@ SUBDIRS = ("own/certs", "own/private", "trusted/certs", "trusted/crl", "rejected
 _CERT_SUFFIXES = (".der", ".pem", ".crt", ".cer")
 
 
-class PkiError(Exception):
+class PkiError(TwinError):
     """A certificate store operation that cannot be done; the message says why."""
 
 

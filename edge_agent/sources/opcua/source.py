@@ -49,6 +49,7 @@ from edge_agent.sources.base import Emit, Source, SourceContext
 from edge_agent.sources.opcua.config import OpcUaBinding, OpcUaConnection
 from edge_agent.sources.opcua.pki import Pki, PkiError, application_uri
 from twin.backoff import ReconnectPolicy
+from twin.errors import TwinError
 from twin.plant import BoundSignal
 from twin.readings import Quality, Reading
 from twin.settings import Settings
@@ -79,7 +80,7 @@ _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
 }
 
 
-class OpcUaSecurityError(Exception):
+class OpcUaSecurityError(TwinError):
     """A secured connection cannot be set up as configured; the message says what to change."""
 
 
@@ -407,6 +408,10 @@ class OpcUaSource:
         if conn.user_certificate is not None:
             await client.load_client_certificate(str(conn.user_certificate.certificate))
             await client.load_private_key(conn.user_certificate.private_key)
+
+    async def prepare(self, client: Client) -> None:
+        """Apply this connection's security and user identity to a client of one's own (`twin opcua browse`)."""
+        await self._secure(client)
 
     async def _offered(self, client: Client) -> str:
         """The server's endpoints' policies and modes, for an error message (or why they cannot be listed)."""
