@@ -4,6 +4,9 @@ Tokens come from the environment, never the plant file:
 
     TWIN_API_TOKENS="alice:maintainer:s3cret-1,grafana:viewer:s3cret-2,ops:admin:s3cret-3"
 
+A token may be given as its SHA-256 instead, so the environment of the service holds no
+usable secret: `ops:admin:sha256:<64 hex digits>` (`twin alerts token-hash` prints it).
+
 Each entry is `name:role:token`; the name is recorded as the actor of what the token
 does (who acknowledged). Roles are ordered: viewer (read) < maintainer (acknowledge,
 comment, resolve) < admin (routing, maintenance windows). Clients send
@@ -14,7 +17,9 @@ whose role is too low is 403.
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +46,30 @@ class ApiToken:
 
     name: str
     role: Role
-    token: str
+    token: str  # as configured: the token itself, or "sha256:<hex>"
 
     def __repr__(self) -> str:  # never leak the secret into logs or tracebacks
         return f"ApiToken(name={self.name!r}, role={self.role.name.lower()})"
+
+    @property
+    def hashed(self) -> bool:
+        """Whether only the token's SHA-256 is configured."""
+        return self.token.startswith(HASH_PREFIX)
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the token: what a presented token is compared with."""
+        if self.hashed:
+            return bytes.fromhex(self.token[len(HASH_PREFIX):])
+        return token_digest(self.token)
+
+
+HASH_PREFIX = "sha256:"
+
+
+def token_digest(token: str) -> bytes:
+    """The SHA-256 of a token (tokens are long random strings, so a plain hash is enough)."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +95,11 @@ def parse_tokens(text: str) -> list[ApiToken]:
         except KeyError:
             raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} ({name}): "
                                  "role must be viewer, maintainer or admin") from None
-        if len(token) < 8:
+        if token.startswith(HASH_PREFIX):
+            if not re.fullmatch(r"[0-9a-f]{64}", token[len(HASH_PREFIX):]):
+                raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} ({name}): sha256: must be followed by "
+                                     "64 lower-case hex digits")
+        elif len(token) < 8:
             raise ApiConfigError(f"TWIN_API_TOKENS entry {i + 1} ({name}): token shorter than 8 characters")
         out.append(ApiToken(name, r, token))
     names = [t.name for t in out]
@@ -138,9 +167,10 @@ class TokenAuth:
     def identify(self, presented: str) -> Principal | None:
         """The principal for a token, or None."""
         found: Principal | None = None
+        digest = token_digest(presented)
         for t in self._tokens:
             # compare_digest on every entry: the time taken does not reveal which one matched.
-            if hmac.compare_digest(t.token.encode(), presented.encode()):
+            if hmac.compare_digest(t.digest, digest):
                 found = Principal(t.name, t.role)
         return found
 

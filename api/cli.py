@@ -30,7 +30,7 @@ from rich.table import Table
 
 from analytics.alerts.config import AlertsConfig, load_config
 from analytics.alerts.service import AlertService
-from api.auth import ApiSettings, load_api_settings
+from api.auth import HASH_PREFIX, ApiSettings, load_api_settings, token_digest
 from api.server import ApiOptions, ApiServer
 from twin.connect import influx_client, mqtt_credentials, mqtt_endpoint
 from twin.deadletter import DeadLetterStore, store_path
@@ -112,6 +112,15 @@ def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | 
                       a["asset"], a["kind"], str(a["count"]), a["last_seen"][:19], a["message"][:60],
                       a.get("acked_by") or "")
     console.print(table)
+
+
+@alerts.command("token-hash")
+def token_hash_cmd() -> None:
+    """Print the sha256:<hex> form of a token read from standard input, for TWIN_API_TOKENS."""
+    token = click.get_text_stream("stdin").readline().strip()
+    if len(token) < 8:
+        raise click.ClickException("give the token (at least 8 characters) on standard input")
+    click.echo(HASH_PREFIX + token_digest(token).hex())
 
 
 @alerts.command("ack")
