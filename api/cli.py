@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def list_cmd(states: tuple[str, ...], severities: tuple[str, ...], asset: str | 
 @alerts.command("token-hash")
 def token_hash_cmd() -> None:
     """Print the sha256:<hex> form of a token read from standard input, for TWIN_API_TOKENS."""
-    token = click.get_text_stream("stdin").readline().strip()
+    token = sys.stdin.readline().strip()
     if len(token) < 8:
         raise click.ClickException("give the token (at least 8 characters) on standard input")
     click.echo(HASH_PREFIX + token_digest(token).hex())
