@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 
 from analytics.state import SnapshotError, StateStore, StateStoreError, state_path
 from twin import decoders, topics
-from twin.backoff import Backoff
+from twin.backoff import retry_until_done
 from twin.connect import ensure_database, influx_client, mqtt_credentials, mqtt_endpoint
 from twin.consumer import ConsumerOptions, Decoded, Item, StreamConsumer, Subscription
 from twin.deadletter import DeadLetters, DeadLetterStore, store_path
@@ -222,49 +222,45 @@ class AnalyticRunner:
             log.exception("analytics %s: snapshot failed; this batch is not checkpointed", analytic.name)
             self.stats.count("checkpoint_errors")
             return
-        backoff = Backoff(base_s=0.5, cap_s=30)
-        while True:
-            try:
-                await asyncio.to_thread(store.save, analytic.name, self.instance, data)
-                break
-            except StateStoreError as exc:
-                # Acknowledging without the checkpoint would let a crash lose these readings
-                # from the state for good: hold the batch until the disk takes it.
-                self.stats.count("checkpoint_retries")
-                delay = backoff.next_delay()
-                log.warning("analytics %s: checkpoint not saved (%s); retrying in %.1f s", analytic.name, exc, delay)
-                await asyncio.sleep(delay)
+        def retry(exc: BaseException, delay: float) -> None:
+            # Acknowledging without the checkpoint would let a crash lose these readings
+            # from the state for good: hold the batch until the disk takes it.
+            self.stats.count("checkpoint_retries")
+            log.warning("analytics %s: checkpoint not saved (%s); retrying in %.1f s", analytic.name, exc, delay)
+
+        await retry_until_done(lambda: asyncio.to_thread(store.save, analytic.name, self.instance, data),
+                               retry_on=StateStoreError, on_retry=retry)
         self.stats.count("checkpoints")
         self.stats.gauge("checkpoint_bytes", len(data))
 
     async def _write(self, lines: list[str]) -> None:
-        backoff = Backoff(base_s=0.5, cap_s=30)
-        while lines:
+        if not lines:
+            return
+
+        async def write() -> None:
             try:
                 await self.influx.write(lines)
-                return
             except InfluxError as exc:
-                if not exc.retryable:
-                    # Our own points refused: a bug, not bad input; log loudly and move on.
-                    log.error("analytics %s: InfluxDB refused results: %s", self.analytic.name, exc)
-                    self.stats.count("write_errors")
-                    return
-                self.stats.count("write_retries")
-                await asyncio.sleep(backoff.next_delay())
+                if exc.retryable:
+                    raise
+                # Our own points refused: a bug, not bad input; log loudly and move on.
+                log.error("analytics %s: InfluxDB refused results: %s", self.analytic.name, exc)
+                self.stats.count("write_errors")
+
+        def retry(exc: BaseException, delay: float) -> None:
+            self.stats.count("write_retries")
+
+        await retry_until_done(write, retry_on=InfluxError, on_retry=retry)
 
     async def _publish(self, event: AlertEvent) -> None:
-        backoff = Backoff(base_s=0.5, cap_s=30)
-        while True:
-            try:
-                await self.client.publish(topics.asset_topic(event.asset, "alerts"), event.encode(), qos=1,
-                                          timeout_s=30)
-                return
-            except MqttError as exc:
-                self.stats.count("publish_retries")
-                delay = backoff.next_delay()
-                log.warning("analytics %s: alert event not published (%s); retrying in %.1f s",
-                            self.analytic.name, exc, delay)
-                await asyncio.sleep(delay)
+        def retry(exc: BaseException, delay: float) -> None:
+            self.stats.count("publish_retries")
+            log.warning("analytics %s: alert event not published (%s); retrying in %.1f s",
+                        self.analytic.name, exc, delay)
+
+        await retry_until_done(lambda: self.client.publish(topics.asset_topic(event.asset, "alerts"),
+                                                           event.encode(), qos=1, timeout_s=30),
+                               retry_on=MqttError, on_retry=retry)
 
 
 def analytic_runner(settings: Settings, plant: Plant, analytic: Analytic, db: InfluxDB, *,

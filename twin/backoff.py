@@ -11,9 +11,13 @@ within seconds (an OPC UA server restart): short retries first, then the backoff
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Backoff:
@@ -94,3 +98,19 @@ class ReconnectPolicy:
         """The server is back: the next failure starts a new outage, in the fast phase."""
         self._outage_since = None
         self._slow.reset()
+
+
+async def retry_until_done(attempt: Callable[[], Awaitable[T]], *,
+                           retry_on: type[BaseException] | tuple[type[BaseException], ...],
+                           on_retry: Callable[[BaseException, float], None],
+                           backoff: Backoff | None = None) -> T:
+    """Await `attempt()` until it returns; after an exception of `retry_on`, call `on_retry(exc, delay)`
+    and wait a jittered, capped delay. For I/O that must be done (a checkpoint, an alert event), never given up."""
+    backoff = backoff or Backoff(base_s=0.5, cap_s=30)
+    while True:
+        try:
+            return await attempt()
+        except retry_on as exc:
+            delay = backoff.next_delay()
+            on_retry(exc, delay)
+            await asyncio.sleep(delay)
